@@ -1,0 +1,36 @@
+# The two commands: `make demo` (the main job) and `make test` (every test).
+CARGO ?= cargo
+
+.PHONY: all build test lint unit vm-test demo bench deps clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --locked
+
+# Host tools and the VM kernel; idempotent and quick when already there.
+deps:
+	scripts/vm/prepare.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --locked
+
+# IPVS against a real kernel: crates/ipvs kernel tests and the ipvsadm cross-check.
+vm-test: deps
+	scripts/vm-test.sh
+
+test: deps lint unit vm-test
+
+demo: deps
+	scripts/demo.sh
+
+bench: deps
+	scripts/bench.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf .cache

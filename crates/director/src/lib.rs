@@ -1,0 +1,5 @@
+//! `director`: the daemon and CLI that join IPVS, checkers and VRRP.
+//!
+//! The binaries are thin: `directorctl` parses its arguments and calls [`ctl`].
+
+pub mod ctl;

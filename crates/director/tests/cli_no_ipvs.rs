@@ -1,0 +1,67 @@
+//! `directorctl` on a kernel without IPVS (this development host, CI): a clear error and
+//! exit 1, not a panic or a raw errno. Where IPVS is loaded, the same commands must work.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::Path;
+use std::process::Command;
+
+fn directorctl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_directorctl"))
+        .args(args)
+        .output()
+        .expect("run directorctl")
+}
+
+#[test]
+fn ipvs_commands_explain_a_kernel_without_ipvs() {
+    let ipvs_loaded = Path::new("/proc/net/ip_vs").exists();
+    for args in [
+        &["ipvs", "list"][..],
+        &["ipvs", "save"],
+        &["ipvs", "list", "--json"],
+    ] {
+        let out = directorctl(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if ipvs_loaded {
+            assert!(out.status.success(), "{args:?}: {stderr}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert_eq!(
+                stderr.trim(),
+                "directorctl: IPVS is not available in this kernel (module ip_vs not loaded)"
+            );
+        }
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = directorctl(&["ipvs", "list", "--stats", "--rate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = directorctl(&["ipvs", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn restore_refuses_bad_input_before_touching_the_kernel() {
+    // Parse errors come first, so they show even where IPVS is missing.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_directorctl"))
+        .args(["ipvs", "restore"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.1:80 -w x\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(!stderr.contains("IPVS is not available"), "{stderr}");
+}
