@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/vm/prepare.sh
-cargo build --release --locked -p director --bin directorctl -p director-bench
+cargo build --release --locked -p director -p director-bench --bins
 cat >/tmp/director-bench-vm.sh <<'SH'
 #!/bin/sh
 echo "machine: $(nproc) vCPU (qemu TCG), kernel $(uname -r), ipvsadm $(ipvsadm --version 2>&1 | head -n1)"

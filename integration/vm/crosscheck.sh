@@ -73,7 +73,7 @@ same "dry run changes nothing" "$tmp/changed.sav" "$tmp/after-dry.sav"
 printf -- '-A -t 192.0.2.77:80 -s rr\n-a -t 192.0.2.77:80 -r 198.51.100.9:80 -g -w 1\n-a -t 192.0.2.77:80 -r 198.51.100.10:80 -w many\n' >"$tmp/bad.sav"
 if "$ctl" ipvs restore <"$tmp/bad.sav" 2>"$tmp/err"; then not_ok "bad input accepted"; else
     ok "bad input refused (exit $?)"; fi
-contains "bad input: error names line 3" "$tmp/err" "line 3"
+contains "bad input: error names line and column" "$tmp/err" "<stdin>:3:"
 ipvsadm -Sn >"$tmp/after-bad.sav"
 same "bad input: table unchanged" "$tmp/changed.sav" "$tmp/after-bad.sav"
 
@@ -88,6 +88,14 @@ printf -- '-A -t 192.0.2.78:80 -s nosuchsched\n' >"$tmp/nosched.sav"
 "$ctl" ipvs restore <"$tmp/nosched.sav" 2>"$tmp/err"
 contains "unknown scheduler explained" "$tmp/err" "scheduler nosuchsched"
 contains "errno kept" "$tmp/err" "errno 2"
+
+# 6b. JSON listing: flat design names, real values.
+"$ctl" ipvs restore --flush <"$fx/basic.sav"
+"$ctl" ipvs list --json >"$tmp/list.json"
+contains "json: protocol" "$tmp/list.json" '"protocol": "udp"'
+contains "json: address" "$tmp/list.json" '"address": "198.51.100.2"'
+contains "json: forwarding" "$tmp/list.json" '"forwarding": "nat"'
+contains "json: weight" "$tmp/list.json" '"weight": 2,'
 
 # 7. Thresholds (-x/-y) reach the kernel, though -Sn never prints them (as ipvsadm).
 ipvsadm -C

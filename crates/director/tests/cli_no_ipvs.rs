@@ -62,6 +62,6 @@ fn restore_refuses_bad_input_before_touching_the_kernel() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("directorctl: <stdin>:2:"), "{stderr}");
     assert!(!stderr.contains("IPVS is not available"), "{stderr}");
 }

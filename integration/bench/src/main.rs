@@ -128,6 +128,7 @@ fn p1(a: &Args) -> Result<(), String> {
         a.services, a.dests
     );
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut last_report = String::new();
     for i in 0..a.runs {
         // Interleave, alternating who goes first, so drift in the emulator hits both.
         for who in if i % 2 == 0 { [0, 1] } else { [1, 0] } {
@@ -135,7 +136,9 @@ fn p1(a: &Args) -> Result<(), String> {
             if who == 0 {
                 theirs.push(run(&a.ipvsadm, &["-R"], Some(file))?.0);
             } else {
-                ours.push(run(&a.directorctl, &["ipvs", "restore"], Some(file))?.0);
+                let (took, report) = run(&a.directorctl, &["ipvs", "restore", "-v"], Some(file))?;
+                ours.push(took);
+                last_report = report;
             }
             let (_, saved) = run(&a.ipvsadm, &["-Sn"], None)?;
             let lines = saved.lines().count() as u32;
@@ -157,6 +160,7 @@ fn p1(a: &Args) -> Result<(), String> {
         ms(mo),
         list(&ours)
     );
+    println!("  last directorctl run: {}", last_report.trim());
     println!(
         "  ratio directorctl/ipvsadm  {:.3} (goal <= 0.5)",
         mo.as_secs_f64() / mt.as_secs_f64()

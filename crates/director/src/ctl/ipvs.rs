@@ -1,10 +1,10 @@
 //! `directorctl ipvs list|save|restore`: the kernel table without ipvsadm.
 
 use std::io::{Read, Write};
+use std::time::{Duration, Instant};
 
 use ipvs::text::{list, save};
 use ipvs::{diff, Client, Table};
-use serde::Serialize;
 
 use super::CtlError;
 
@@ -16,25 +16,13 @@ pub struct ListArgs {
     pub rate: bool,
 }
 
-#[derive(Serialize)]
-struct JsonListing<'a> {
-    version: String,
-    conn_tab_size: u32,
-    services: &'a [ipvs::ListedService],
-}
-
 /// Prints the kernel table as `ipvsadm -Ln` (or `--stats`, `--rate`) does, or as JSON.
 pub fn list(args: ListArgs, out: &mut dyn Write) -> Result<(), CtlError> {
     let mut client = Client::connect()?;
     let info = client.info()?;
     let services = client.list()?;
     let text = if args.json {
-        let listing = JsonListing {
-            version: info.version_string(),
-            conn_tab_size: info.conn_tab_size,
-            services: &services,
-        };
-        serde_json::to_string_pretty(&listing)? + "\n"
+        serde_json::to_string_pretty(&super::ipvs_json::listing(&info, &services))? + "\n"
     } else {
         list::render(
             &info,
@@ -65,11 +53,15 @@ pub struct RestoreArgs {
     pub verbose: bool,
 }
 
-/// What a restore did.
+/// What a restore did, and where its time went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestoreSummary {
     pub ops: usize,
     pub requests: u64,
+    pub parse: Duration,
+    pub read_table: Duration,
+    pub diff: Duration,
+    pub apply: Duration,
 }
 
 /// Reads `ipvsadm -Sn` text and makes the kernel table equal to it, sending only the
@@ -81,6 +73,7 @@ pub fn restore(
     out: &mut dyn Write,
 ) -> Result<RestoreSummary, CtlError> {
     let mut text = String::new();
+    let started = Instant::now();
     input
         .read_to_string(&mut text)
         .map_err(|err| CtlError::Io {
@@ -93,16 +86,29 @@ pub fn restore(
             err,
         })?
         .normalized();
+    let parse = started.elapsed();
+
+    let started = Instant::now();
     let mut client = Client::connect()?;
-    let current = if args.flush && !args.dry_run {
+    // With --flush the current table does not matter: everything is added afresh.
+    let current = if args.flush {
         Table::default()
     } else {
         client.table()?
     };
-    let ops = if args.flush && args.dry_run {
-        diff::diff(&desired, &Table::default())
-    } else {
-        diff::diff(&desired, &current)
+    let read_table = started.elapsed();
+
+    let started = Instant::now();
+    let ops = diff::diff(&desired, &current);
+    let diff = started.elapsed();
+
+    let mut summary = RestoreSummary {
+        ops: ops.len(),
+        requests: 0,
+        parse,
+        read_table,
+        diff,
+        apply: Duration::ZERO,
     };
     if args.dry_run {
         if args.flush {
@@ -111,28 +117,29 @@ pub fn restore(
         for op in &ops {
             write_out(out, &format!("{op}\n"))?;
         }
-        return Ok(RestoreSummary {
-            ops: ops.len(),
-            requests: client.requests_sent(),
-        });
+        return Ok(summary);
     }
+    let started = Instant::now();
     if args.flush {
         client.flush()?;
     }
     let before = client.requests_sent();
     client.apply(&ops)?;
-    let summary = RestoreSummary {
-        ops: ops.len(),
-        requests: client.requests_sent() - before,
-    };
+    summary.requests = client.requests_sent() - before;
+    summary.apply = started.elapsed();
     if args.verbose {
-        write_out(
-            out,
-            &format!(
-                "restore: {} operation(s) applied in {} netlink request(s)\n",
-                summary.ops, summary.requests
-            ),
-        )?;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let report = format!(
+            "restore: {} operation(s) applied in {} netlink request(s) \
+             (parse {:.1} ms, read table {:.1} ms, diff {:.1} ms, apply {:.1} ms)\n",
+            summary.ops,
+            summary.requests,
+            ms(summary.parse),
+            ms(summary.read_table),
+            ms(summary.diff),
+            ms(summary.apply)
+        );
+        write_out(out, &report)?;
     }
     Ok(summary)
 }

@@ -1,6 +1,7 @@
 //! `directorctl` subcommands. Each returns an error for `main` to print; none prints errors.
 
 pub mod ipvs;
+mod ipvs_json;
 
 use std::process::ExitCode;
 
@@ -11,7 +12,8 @@ pub enum CtlError {
     Ipvs(#[from] ::ipvs::Error),
     #[error(transparent)]
     Batch(#[from] ::ipvs::BatchError),
-    #[error("{source_name}:{err}")]
+    /// `FILE:LINE[:COLUMN]: message`, as compilers print it.
+    #[error("{source_name}:{}: {}", position(err), err.message)]
     Parse {
         source_name: String,
         err: ::ipvs::text::save::ParseError,
@@ -20,6 +22,13 @@ pub enum CtlError {
     Io { what: String, err: std::io::Error },
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+}
+
+fn position(err: &::ipvs::text::save::ParseError) -> String {
+    match err.column {
+        Some(c) => format!("{}:{c}", err.line),
+        None => err.line.to_string(),
+    }
 }
 
 impl CtlError {
