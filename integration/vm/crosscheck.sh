@@ -84,10 +84,14 @@ ipvsadm -Sn >"$tmp/flushed.sav"
 same "restore --flush leaves exactly the file" "$fx/basic.sav" "$tmp/flushed.sav"
 
 # 6. Kernel refusals are explained and keep the errno.
-printf -- '-A -t 192.0.2.78:80 -s nosuchsched\n' >"$tmp/nosched.sav"
-"$ctl" ipvs restore <"$tmp/nosched.sav" 2>"$tmp/err"
+printf -- '-A -t 192.0.2.78:80 -s nosuchsched\n-a -t 192.0.2.78:80 -r 198.51.100.78:80 -m\n-A -t 192.0.2.79:80 -s rr\n' >"$tmp/nosched.sav"
+if "$ctl" ipvs restore <"$tmp/nosched.sav" 2>"$tmp/err"; then not_ok "kernel refusal exits 0"; else
+    ok "kernel refusal exits non-zero"; fi
 contains "unknown scheduler explained" "$tmp/err" "scheduler nosuchsched"
 contains "errno kept" "$tmp/err" "errno 2"
+contains "its destinations are not sent" "$tmp/err" "not sent: service 192.0.2.78:80/tcp was not added"
+ipvsadm -Sn >"$tmp/after-refusal.sav"
+contains "the rest is applied" "$tmp/after-refusal.sav" "-A -t 192.0.2.79:80 -s rr"
 
 # 6b. JSON listing: flat design names, real values.
 "$ctl" ipvs restore --flush <"$fx/basic.sav"
@@ -102,6 +106,28 @@ ipvsadm -C
 "$ctl" ipvs restore <"$fx/thresholds.in"
 ipvsadm -Ln --thresholds >"$tmp/thr"
 contains "thresholds reach the kernel" "$tmp/thr" "-> 198.51.100.11:443            1000       100 "
+
+# 8. Counters with real traffic: HTTP through a NAT service on loopback, 64-bit stats
+#    read back equal to ipvsadm's (after the kernel's 2 s estimator has folded them in).
+ipvsadm -C
+mkdir -p "$tmp/www" && echo hello >"$tmp/www/index.html"
+httpd -f -p 127.0.0.1:8080 -h "$tmp/www" &
+httpd_pid=$!
+sleep 1
+"$ctl" ipvs restore <"$fx/loopback-nat.in"
+for i in 1 2 3 4 5; do
+    printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 127.0.0.2 80 >"$tmp/http.$i"
+done
+kill "$httpd_pid"
+contains "traffic: HTTP answered through IPVS" "$tmp/http.5" "hello"
+sleep 3
+ipvsadm -Ln --stats >"$tmp/ipvsadm.stats"
+"$ctl" ipvs list --stats >"$tmp/ours.stats"
+same "traffic: list --stats equals ipvsadm -Ln --stats" "$tmp/ipvsadm.stats" "$tmp/ours.stats"
+contains "traffic: 5 connections counted" "$tmp/ours.stats" "127.0.0.2:80                        5"
+"$ctl" ipvs list --json >"$tmp/traffic.json"
+contains "traffic: json counts connections" "$tmp/traffic.json" '"conns": 5,'
+contains "traffic: json counts inactive connections" "$tmp/traffic.json" '"inactive_conns": 5,'
 
 ipvsadm -C
 echo "crosscheck: $pass passed, $fail failed"

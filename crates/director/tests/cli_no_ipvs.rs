@@ -7,20 +7,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn directorctl(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_directorctl"))
-        .args(args)
-        .output()
-        .expect("run directorctl")
+    Command::new(env!("CARGO_BIN_EXE_directorctl")).args(args).output().expect("run directorctl")
 }
 
 #[test]
 fn ipvs_commands_explain_a_kernel_without_ipvs() {
     let ipvs_loaded = Path::new("/proc/net/ip_vs").exists();
-    for args in [
-        &["ipvs", "list"][..],
-        &["ipvs", "save"],
-        &["ipvs", "list", "--json"],
-    ] {
+    for args in [&["ipvs", "list"][..], &["ipvs", "save"], &["ipvs", "list", "--json"]] {
         let out = directorctl(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if ipvs_loaded {

@@ -2,17 +2,18 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use crate::error::{BatchError, Error, Request};
-use crate::model::{
-    DaemonState, DestinationEntry, Info, ListedService, ServiceEntry, ServiceKey, SyncDaemon,
-    Table, Timeouts,
-};
+use crate::global::{DaemonState, Info, SyncDaemon, Timeouts};
+use crate::model::{DestinationEntry, ListedService, ServiceEntry, ServiceKey, Table};
 use crate::op::Op;
 use crate::wire::{
-    self, ctrl, daemon, destination, info, ops, service, MessageBuilder, Messages, Reply,
+    self,
+    acks::{AckTracker, Outcome},
+    ctrl, daemon, destination, info, ops, service, MessageBuilder, Messages, Reply,
     IPVS_CMD_ATTR_DAEMON, IPVS_CMD_ATTR_DEST, IPVS_CMD_ATTR_SERVICE, IPVS_GENL_NAME,
 };
 
@@ -23,6 +24,9 @@ const BATCH_BYTES: usize = 96 * 1024;
 /// Receive buffer asked for (with `SO_RCVBUFFORCE` when allowed): acks of a whole batch.
 const RCVBUF: libc::c_int = 8 * 1024 * 1024;
 
+/// How long to wait for the kernel's answer before giving up with [`Error::Timeout`].
+pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A connection to the kernel's IPVS generic netlink family.
 #[derive(Debug)]
 pub struct Client {
@@ -32,6 +36,7 @@ pub struct Client {
     out: MessageBuilder,
     buf: Vec<u8>,
     sent: u64,
+    reply_timeout: Duration,
 }
 
 impl Client {
@@ -43,6 +48,7 @@ impl Client {
         // Smaller acks (no echo of the request) and a buffer large enough for a batch.
         let _ = sock.set_cap_ack(true);
         set_rcvbuf(&sock, RCVBUF);
+        set_rcvtimeo(&sock, DEFAULT_REPLY_TIMEOUT)?;
         let mut client = Client {
             sock,
             family: 0,
@@ -50,9 +56,19 @@ impl Client {
             out: MessageBuilder::new(),
             buf: Vec::with_capacity(256 * 1024),
             sent: 0,
+            reply_timeout: DEFAULT_REPLY_TIMEOUT,
         };
         client.family = client.resolve_family()?;
         Ok(client)
+    }
+
+    /// Changes how long to wait for each reply (see [`DEFAULT_REPLY_TIMEOUT`]); at least
+    /// one millisecond (zero would mean "wait forever" to the socket).
+    pub fn set_reply_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        let timeout = timeout.max(Duration::from_millis(1));
+        set_rcvtimeo(&self.sock, timeout)?;
+        self.reply_timeout = timeout;
+        Ok(())
     }
 
     /// Netlink requests sent so far (family lookup excluded).
@@ -75,17 +91,16 @@ impl Client {
             Ok(())
         });
         match res {
-            Err(Error::Kernel {
-                errno: libc::ENOENT,
-                ..
-            }) => Err(Error::NotAvailable),
+            Err(Error::Kernel { errno: libc::ENOENT, .. }) => Err(Error::NotAvailable),
             Err(e) => Err(e),
             Ok(()) => id.ok_or(Error::NotAvailable),
         }
     }
 
     /// Sends what is in `self.out` (one request, `seq`) and reads until its ack or the end
-    /// of its dump, handing every data message to `on_data`.
+    /// of its dump, handing every data message to `on_data`. When `on_data` fails midway
+    /// through a dump, the rest of the dump is still read, so the socket stays usable (the
+    /// kernel refuses a new dump on a socket whose previous dump is unfinished).
     fn roundtrip(
         &mut self,
         seq: u32,
@@ -93,7 +108,7 @@ impl Client {
     ) -> Result<(), Error> {
         self.sock.send(self.out.as_bytes(), 0)?;
         self.sent += 1;
-        let describe = || Request::Other("request".into());
+        let mut failure = None;
         loop {
             self.recv()?;
             for msg in Messages::new(&self.buf) {
@@ -102,17 +117,55 @@ impl Client {
                     continue; // a late answer to an earlier, abandoned request
                 }
                 match msg.reply()? {
-                    Reply::Genl { cmd, attrs } => on_data(cmd, attrs)?,
-                    Reply::Ack | Reply::Done => return Ok(()),
+                    Reply::Genl { cmd, attrs } => {
+                        if failure.is_none() {
+                            failure = on_data(cmd, attrs).err();
+                        }
+                    }
+                    Reply::Ack | Reply::Done => return failure.map_or(Ok(()), Err),
                     Reply::Error(errno) => {
-                        return Err(Error::Kernel {
-                            request: describe(),
-                            errno,
-                        });
+                        let request = Request::Other("request".into());
+                        return Err(failure.unwrap_or(Error::Kernel { request, errno }));
                     }
                     Reply::Other(_) => {}
                 }
             }
+        }
+    }
+
+    /// Sends one do-request followed by a `GET_INFO` barrier and reads until the barrier
+    /// is answered. Netlink handles requests in order, so by then the first one is done.
+    /// Returns `Ok(false)` when the kernel sent no answer at all for it: it does that only
+    /// for `-EINTR` (`netlink_rcv_skb` skips the ack), e.g. when stopping a sync daemon
+    /// whose kernel thread had not started running yet.
+    fn command_with_barrier(
+        &mut self,
+        what: Request,
+        build: impl FnOnce(&mut MessageBuilder, u16, u32),
+    ) -> Result<bool, Error> {
+        let seq = self.next_seq();
+        let barrier = self.next_seq();
+        self.out.clear();
+        build(&mut self.out, self.family, seq);
+        ops::get_info(&mut self.out, self.family, barrier);
+        let mut tracker = AckTracker::new(seq, 2);
+        self.sock.send(self.out.as_bytes(), 0)?;
+        self.sent += 1;
+        while tracker.outcomes()[1] == Outcome::Pending {
+            self.recv().map_err(|e| with_request(e, what.clone()))?;
+            for msg in Messages::new(&self.buf) {
+                let msg = msg?;
+                match msg.reply()? {
+                    Reply::Ack => tracker.record(msg.seq, 0),
+                    Reply::Error(errno) => tracker.record(msg.seq, errno),
+                    _ => None,
+                };
+            }
+        }
+        match tracker.outcomes()[0] {
+            Outcome::Acked => Ok(true),
+            Outcome::Failed(errno) => Err(Error::Kernel { request: what, errno }),
+            Outcome::Pending => Ok(false),
         }
     }
 
@@ -125,6 +178,10 @@ impl Client {
             match self.sock.recv(&mut self.buf, 0) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let request = Request::Other("request".into());
+                    return Err(Error::Timeout { request, timeout: self.reply_timeout });
+                }
                 Err(e) => return Err(Error::Io(e)),
             }
         }
@@ -139,8 +196,7 @@ impl Client {
         let seq = self.next_seq();
         self.out.clear();
         build(&mut self.out, self.family, seq);
-        self.roundtrip(seq, |_, _| Ok(()))
-            .map_err(|e| with_request(e, what))
+        self.roundtrip(seq, |_, _| Ok(())).map_err(|e| with_request(e, what))
     }
 
     /// A request whose data messages are collected by `on_data`.
@@ -153,8 +209,7 @@ impl Client {
         let seq = self.next_seq();
         self.out.clear();
         build(&mut self.out, self.family, seq);
-        self.roundtrip(seq, on_data)
-            .map_err(|e| with_request(e, Request::Other(what.into())))
+        self.roundtrip(seq, on_data).map_err(|e| with_request(e, Request::Other(what.into())))
     }
 
     pub fn info(&mut self) -> Result<Info, Error> {
@@ -172,15 +227,11 @@ impl Client {
             out = Some(info::parse_timeouts(attrs)?);
             Ok(())
         })?;
-        out.ok_or(Error::Decode(wire::DecodeError::Missing(
-            "GET_CONFIG reply",
-        )))
+        out.ok_or(Error::Decode(wire::DecodeError::Missing("GET_CONFIG reply")))
     }
 
     pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), Error> {
-        self.command(Request::Other("set timeouts".into()), |b, f, s| {
-            ops::set_config(b, f, s, t)
-        })
+        self.command(Request::Other("set timeouts".into()), |b, f, s| ops::set_config(b, f, s, t))
     }
 
     /// Every service, with counters.
@@ -232,23 +283,14 @@ impl Client {
         let mut out = Vec::with_capacity(services.len());
         for entry in services {
             let destinations = self.destinations(&entry.service.key)?;
-            out.push(ListedService {
-                entry,
-                destinations,
-            });
+            out.push(ListedService { entry, destinations });
         }
         Ok(out)
     }
 
     /// The configuration part of the whole table.
     pub fn table(&mut self) -> Result<Table, Error> {
-        Ok(Table {
-            services: self
-                .list()?
-                .iter()
-                .map(ListedService::to_table_service)
-                .collect(),
-        })
+        Ok(Table { services: self.list()?.iter().map(ListedService::to_table_service).collect() })
     }
 
     /// Removes every service and destination.
@@ -275,16 +317,23 @@ impl Client {
     }
 
     pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), Error> {
-        let what = Request::Other(format!(
-            "start sync daemon {:?} on {}",
-            d.state, d.mcast_ifn
-        ));
+        let what = Request::Other(format!("start sync daemon {:?} on {}", d.state, d.mcast_ifn));
         self.command(what, |b, f, s| ops::start_daemon(b, f, s, d))
     }
 
+    /// Stops a sync daemon. The kernel leaves a stop unanswered when the daemon's thread
+    /// had not run yet (`-EINTR`, see [`Client::command_with_barrier`]); the daemon is
+    /// stopped all the same, which the listing then confirms.
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<(), Error> {
         let what = Request::Other(format!("stop sync daemon {state:?}"));
-        self.command(what, |b, f, s| ops::stop_daemon(b, f, s, state))
+        if self.command_with_barrier(what.clone(), |b, f, s| ops::stop_daemon(b, f, s, state))? {
+            return Ok(());
+        }
+        if self.daemons()?.iter().any(|d| d.state == state) {
+            Err(Error::Kernel { request: what, errno: libc::EINTR })
+        } else {
+            Ok(())
+        }
     }
 
     /// Applies one operation.
@@ -292,67 +341,83 @@ impl Client {
         self.command(Request::Op(op.clone()), |b, f, s| ops::op(b, f, s, op))
     }
 
-    /// Applies operations in order, many per `send`, and waits for every ack. The kernel
-    /// carries on after a refused operation, so all refusals are reported together.
+    /// Applies operations, many per `send`, and waits for every answer. Service
+    /// operations go first; destinations of a service the kernel refused to add are not
+    /// sent (they could only fail, each with a misleading "no such service"). The kernel
+    /// carries on after a refusal, so every refusal is reported, and the rest is applied.
     pub fn apply(&mut self, batch: &[Op]) -> Result<(), BatchError> {
-        let mut failed = Vec::new();
-        let mut next = 0;
-        while next < batch.len() {
-            self.out.clear();
-            let first_seq = self.seq.wrapping_add(1);
-            let start = next;
-            while next < batch.len()
-                && next - start < BATCH_MESSAGES
-                && self.out.len() < BATCH_BYTES
-            {
-                let seq = self.next_seq();
-                ops::op(&mut self.out, self.family, seq, &batch[next]);
-                next += 1;
-            }
-            if let Err(e) = self.send_batch(first_seq, &batch[start..next], &mut failed) {
-                // The socket itself failed: nothing after this point is known to be applied.
-                failed.push(e);
-                break;
-            }
-        }
-        if failed.is_empty() {
+        let is_service_op =
+            |op: &&Op| matches!(op, Op::AddService(_) | Op::EditService(_) | Op::DeleteService(_));
+        let (services, destinations): (Vec<&Op>, Vec<&Op>) = batch.iter().partition(is_service_op);
+        let mut report = BatchError { total: batch.len(), failed: Vec::new(), unconfirmed: 0 };
+        self.apply_phase(&services, &mut report);
+        let refused: Vec<ServiceKey> = report
+            .failed
+            .iter()
+            .filter_map(|e| match e {
+                Error::Kernel { request: Request::Op(Op::AddService(s)), .. } => Some(s.key),
+                _ => None,
+            })
+            .collect();
+        let (skipped, destinations): (Vec<&Op>, Vec<&Op>) =
+            destinations.into_iter().partition(|op| refused.contains(op.service_key()));
+        report.failed.extend(skipped.into_iter().map(|op| Error::Skipped {
+            request: Request::Op(op.clone()),
+            reason: format!("service {} was not added", op.service_key()),
+        }));
+        self.apply_phase(&destinations, &mut report);
+        if report.failed.is_empty() && report.unconfirmed == 0 {
             Ok(())
         } else {
-            Err(BatchError {
-                total: batch.len(),
-                failed,
-            })
+            Err(report)
         }
     }
 
-    fn send_batch(
-        &mut self,
-        first_seq: u32,
-        ops: &[Op],
-        failed: &mut Vec<Error>,
-    ) -> Result<(), Error> {
+    fn apply_phase(&mut self, ops: &[&Op], report: &mut BatchError) {
+        let mut next = 0;
+        while next < ops.len() {
+            self.out.clear();
+            let first_seq = self.seq.wrapping_add(1);
+            let start = next;
+            while next < ops.len() && next - start < BATCH_MESSAGES && self.out.len() < BATCH_BYTES
+            {
+                let seq = self.next_seq();
+                ops::op(&mut self.out, self.family, seq, ops[next]);
+                next += 1;
+            }
+            let chunk = &ops[start..next];
+            let mut tracker = AckTracker::new(first_seq, chunk.len());
+            let result = self.send_batch(&mut tracker);
+            for (op, outcome) in chunk.iter().zip(tracker.outcomes()) {
+                if let Outcome::Failed(errno) = *outcome {
+                    report
+                        .failed
+                        .push(Error::Kernel { request: Request::Op((*op).clone()), errno });
+                }
+            }
+            if let Err(e) = result {
+                // The socket failed: what was not answered, and what was never sent, is
+                // not known to be applied.
+                report.unconfirmed += tracker.pending() + (ops.len() - next);
+                let what = format!("batch of {} operations from \"{}\"", chunk.len(), chunk[0]);
+                report.failed.push(with_request(e, Request::Other(what)));
+                return;
+            }
+        }
+    }
+
+    fn send_batch(&mut self, tracker: &mut AckTracker) -> Result<(), Error> {
         self.sock.send(self.out.as_bytes(), 0)?;
-        self.sent += ops.len() as u64;
-        let mut pending = ops.len();
-        while pending > 0 {
+        self.sent += tracker.outcomes().len() as u64;
+        while tracker.pending() > 0 {
             self.recv()?;
             for msg in Messages::new(&self.buf) {
                 let msg = msg?;
-                let idx = msg.seq.wrapping_sub(first_seq) as usize;
-                if idx >= ops.len() {
-                    continue;
-                }
                 match msg.reply()? {
-                    Reply::Ack => pending -= 1,
-                    Reply::Error(errno) => {
-                        pending -= 1;
-                        failed.push(Error::Kernel {
-                            request: Request::Op(ops[idx].clone()),
-                            errno,
-                        });
-                    }
-                    _ => {}
-                }
+                    Reply::Ack => tracker.record(msg.seq, 0),
+                    Reply::Error(errno) => tracker.record(msg.seq, errno),
+                    _ => None,
+                };
             }
         }
         Ok(())
@@ -367,15 +432,32 @@ fn nested(attrs: &[u8], kind: u16) -> Result<&[u8], Error> {
             return Ok(attr.payload);
         }
     }
-    Err(Error::Decode(wire::DecodeError::Missing(
-        "IPVS_CMD_ATTR_* in reply",
-    )))
+    Err(Error::Decode(wire::DecodeError::Missing("IPVS_CMD_ATTR_* in reply")))
 }
 
 fn with_request(e: Error, request: Request) -> Error {
     match e {
         Error::Kernel { errno, .. } => Error::Kernel { request, errno },
+        Error::Timeout { timeout, .. } => Error::Timeout { request, timeout },
         other => other,
+    }
+}
+
+fn set_rcvtimeo(sock: &Socket, timeout: Duration) -> Result<(), Error> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+    };
+    let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    let ptr = &tv as *const libc::timeval as *const libc::c_void;
+    // SAFETY: the fd is owned by `sock`; ptr/len describe a timeval on our stack.
+    let rc = unsafe {
+        libc::setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, ptr, len)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::Io(io::Error::last_os_error()))
     }
 }
 

@@ -11,7 +11,8 @@ use crate::model::{Destination, ServiceKey, Table, TableService};
 use crate::op::Op;
 
 /// Operations that make `current` equal to `desired` (both compared in normalized form).
-/// Services are visited in key order, so the output is deterministic.
+/// Services are visited in key order, so the output is deterministic. A table that names
+/// a service or destination twice is read like a map: the later entry wins.
 pub fn diff(desired: &Table, current: &Table) -> Vec<Op> {
     let desired = index(desired);
     let current = index(current);
@@ -23,9 +24,7 @@ pub fn diff(desired: &Table, current: &Table) -> Vec<Op> {
         match current.get(key) {
             None => {
                 ops.push(Op::AddService(want.service.clone()));
-                for d in &want.destinations {
-                    ops.push(Op::AddDestination(**key, d.clone().normalized()));
-                }
+                diff_destinations(key, &want.destinations, &[], &mut ops);
             }
             Some(have) => {
                 if want.service != have.service {
@@ -45,14 +44,10 @@ pub fn diff_destinations(
     current: &[Destination],
     ops: &mut Vec<Op>,
 ) {
-    let want: BTreeMap<(IpAddr, u16), Destination> = desired
-        .iter()
-        .map(|d| (d.key(), d.clone().normalized()))
-        .collect();
-    let have: BTreeMap<(IpAddr, u16), Destination> = current
-        .iter()
-        .map(|d| (d.key(), d.clone().normalized()))
-        .collect();
+    let want: BTreeMap<(IpAddr, u16), Destination> =
+        desired.iter().map(|d| (d.key(), d.clone().normalized())).collect();
+    let have: BTreeMap<(IpAddr, u16), Destination> =
+        current.iter().map(|d| (d.key(), d.clone().normalized())).collect();
     for (dk, _) in have.iter().filter(|(dk, _)| !want.contains_key(dk)) {
         ops.push(Op::DeleteDestination(*key, dk.0, dk.1));
     }
@@ -82,15 +77,11 @@ pub enum ApplyError {
 /// to preview a restore without a kernel.
 pub fn apply(table: &mut Table, ops: &[Op]) -> Result<(), ApplyError> {
     for op in ops {
-        let pos = table
-            .services
-            .iter()
-            .position(|s| &s.service.key == op.service_key());
+        let pos = table.services.iter().position(|s| &s.service.key == op.service_key());
         match (op, pos) {
-            (Op::AddService(s), None) => table.services.push(TableService {
-                service: s.clone(),
-                destinations: Vec::new(),
-            }),
+            (Op::AddService(s), None) => {
+                table.services.push(TableService { service: s.clone(), destinations: Vec::new() })
+            }
             (Op::AddService(_), Some(_)) => return Err(ApplyError::Exists(op.to_string())),
             (Op::EditService(s), Some(i)) => table.services[i].service = s.clone(),
             (Op::DeleteService(_), Some(i)) => {

@@ -35,6 +35,14 @@ pub enum Error {
     Decode(#[from] DecodeError),
     #[error("{}", describe(request, *errno))]
     Kernel { request: Request, errno: i32 },
+    /// Not sent, because an operation it depends on failed.
+    #[error("{request}: not sent: {reason}")]
+    Skipped { request: Request, reason: String },
+    /// No answer in time. The kernel handles a request inside our `send`, so this is not
+    /// about slow kernel work: it catches answers that never come (netlink sends none for
+    /// `-EINTR`), so the caller gets an error instead of a silent hang.
+    #[error("{request}: no reply from the kernel within {}s", timeout.as_secs_f64())]
+    Timeout { request: Request, timeout: std::time::Duration },
 }
 
 impl Error {
@@ -63,14 +71,21 @@ fn describe(request: &Request, errno: i32) -> String {
     let meaning = match (request, errno) {
         (_, libc::EPERM) => format!("{request}: not permitted: IPVS needs CAP_NET_ADMIN"),
         (Request::Op(Op::AddService(s)), libc::EEXIST) => format!("{} already exists", svc(&s.key)),
-        (Request::Op(Op::AddService(s) | Op::EditService(s)), libc::ENOENT) => format!(
-            "{}: scheduler {} or persistence engine {} not available \
-             (kernel module ip_vs_{} or ip_vs_pe_* not loaded)",
-            svc(&s.key),
-            s.scheduler,
-            s.pe_name.as_deref().unwrap_or("-"),
-            s.scheduler
-        ),
+        (Request::Op(Op::AddService(s) | Op::EditService(s)), libc::ENOENT) => match &s.pe_name {
+            None => format!(
+                "{}: scheduler {} is not available (kernel module ip_vs_{} not loaded)",
+                svc(&s.key),
+                s.scheduler,
+                s.scheduler
+            ),
+            Some(pe) => format!(
+                "{}: scheduler {} or persistence engine {pe} is not available \
+                 (kernel module ip_vs_{} or ip_vs_pe_{pe} not loaded)",
+                svc(&s.key),
+                s.scheduler,
+                s.scheduler
+            ),
+        },
         (Request::Op(op), libc::ESRCH) => format!("{} does not exist", svc(op.service_key())),
         (Request::Op(Op::AddDestination(k, d)), libc::EEXIST) => {
             format!("destination {d} already exists in {}", svc(k))
@@ -95,20 +110,27 @@ fn describe(request: &Request, errno: i32) -> String {
     format!("{meaning} ({why})")
 }
 
-/// Some operations of a batch failed; the others were applied.
+/// Some operations of a batch failed or were not sent; the others were applied.
 #[derive(Debug, thiserror::Error)]
-#[error("{} of {total} IPVS operations failed:\n  {}", failed.len(), list(failed))]
+#[error("{} of {total} IPVS operations failed{}:\n  {}", failed.len(), unconfirmed_note(*unconfirmed), list(failed))]
 pub struct BatchError {
     pub total: usize,
     pub failed: Vec<Error>,
+    /// Operations whose outcome is unknown because the socket failed before they were
+    /// answered or sent.
+    pub unconfirmed: usize,
+}
+
+fn unconfirmed_note(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" and {n} were not confirmed (the netlink socket failed)")
+    }
 }
 
 fn list(errors: &[Error]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n  ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
 }
 
 #[cfg(test)]
@@ -117,11 +139,7 @@ mod tests {
     use crate::model::{Destination, Protocol, Service};
 
     fn key() -> ServiceKey {
-        ServiceKey::Addr {
-            protocol: Protocol::Tcp,
-            addr: "192.0.2.1".parse().unwrap(),
-            port: 80,
-        }
+        ServiceKey::Addr { protocol: Protocol::Tcp, addr: "192.0.2.1".parse().unwrap(), port: 80 }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! - [`diff`]: the minimal operation list between two tables.
 //! - [`text`]: `ipvsadm -Sn` (parse and render) and `ipvsadm -Ln` (render).
 
+pub mod global;
 pub mod model;
 pub mod text;
 
+pub use global::*;
 pub use model::*;
 pub mod diff;
 pub mod op;

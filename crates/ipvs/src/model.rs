@@ -89,11 +89,7 @@ impl Protocol {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum ServiceKey {
     /// `-t/-u/--sctp-service ADDR:PORT`.
-    Addr {
-        protocol: Protocol,
-        addr: IpAddr,
-        port: u16,
-    },
+    Addr { protocol: Protocol, addr: IpAddr, port: u16 },
     /// `-f MARK` (with `-6` for IPv6).
     Fwmark { family: Family, mark: u32 },
 }
@@ -110,28 +106,14 @@ impl ServiceKey {
 impl fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServiceKey::Addr {
-                protocol,
-                addr: IpAddr::V4(a),
-                port,
-            } => {
+            ServiceKey::Addr { protocol, addr: IpAddr::V4(a), port } => {
                 write!(f, "{a}:{port}/{}", protocol.name())
             }
-            ServiceKey::Addr {
-                protocol,
-                addr: IpAddr::V6(a),
-                port,
-            } => {
+            ServiceKey::Addr { protocol, addr: IpAddr::V6(a), port } => {
                 write!(f, "[{a}]:{port}/{}", protocol.name())
             }
-            ServiceKey::Fwmark {
-                family: Family::Inet,
-                mark,
-            } => write!(f, "fwmark {mark}"),
-            ServiceKey::Fwmark {
-                family: Family::Inet6,
-                mark,
-            } => write!(f, "fwmark {mark} (IPv6)"),
+            ServiceKey::Fwmark { family: Family::Inet, mark } => write!(f, "fwmark {mark}"),
+            ServiceKey::Fwmark { family: Family::Inet6, mark } => write!(f, "fwmark {mark} (IPv6)"),
         }
     }
 }
@@ -157,9 +139,8 @@ pub enum Scheduler {
 }
 
 impl Scheduler {
-    pub const KNOWN: [&'static str; 13] = [
-        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
-    ];
+    pub const KNOWN: [&'static str; 13] =
+        ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"];
 
     pub fn from_name(name: &str) -> Self {
         match name {
@@ -444,14 +425,17 @@ impl Destination {
     }
 
     /// The canonical form of what the kernel keeps: tunnel parameters only for tunnels,
-    /// and a plain IPIP tunnel (type 0, no port, no flags) the same as an unset one.
+    /// an unset tunnel type read as IPIP, and a plain IPIP tunnel (no port, no flags) the
+    /// same as an unset one.
     pub fn normalized(mut self) -> Self {
-        let plain_ipip = Tunnel {
-            kind: Some(TunnelType::Ipip),
-            ..Tunnel::default()
-        };
-        if self.forwarding != Forwarding::Tunnel || self.tunnel == plain_ipip {
+        if self.forwarding != Forwarding::Tunnel {
             self.tunnel = Tunnel::default();
+        } else {
+            // No type means IPIP, the kernel's default.
+            self.tunnel.kind = Some(self.tunnel.kind.unwrap_or(TunnelType::Ipip));
+            if self.tunnel == (Tunnel { kind: Some(TunnelType::Ipip), ..Tunnel::default() }) {
+                self.tunnel = Tunnel::default();
+            }
         }
         self
     }
@@ -532,91 +516,6 @@ pub struct TableService {
     pub destinations: Vec<Destination>,
 }
 
-/// Global information (`IPVS_CMD_GET_INFO`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Info {
-    /// Packed version: `(major << 16) | (minor << 8) | patch`.
-    pub version: u32,
-    pub conn_tab_size: u32,
-}
-
-impl Info {
-    pub fn version_string(&self) -> String {
-        format!(
-            "{}.{}.{}",
-            self.version >> 16,
-            (self.version >> 8) & 0xff,
-            self.version & 0xff
-        )
-    }
-}
-
-/// Connection timeouts in seconds (`ipvsadm --set tcp tcpfin udp`); 0 = unchanged on set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Timeouts {
-    pub tcp: u32,
-    pub tcp_fin: u32,
-    pub udp: u32,
-}
-
-/// Role of a connection-sync daemon (`IP_VS_STATE_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[non_exhaustive]
-pub enum DaemonState {
-    Master,
-    Backup,
-    Other(u32),
-}
-
-impl DaemonState {
-    pub const IP_VS_STATE_NONE: u32 = 0;
-    pub const IP_VS_STATE_MASTER: u32 = 1;
-    pub const IP_VS_STATE_BACKUP: u32 = 2;
-
-    pub fn from_kernel(raw: u32) -> Self {
-        match raw {
-            Self::IP_VS_STATE_MASTER => DaemonState::Master,
-            Self::IP_VS_STATE_BACKUP => DaemonState::Backup,
-            n => DaemonState::Other(n),
-        }
-    }
-
-    pub fn to_kernel(self) -> u32 {
-        match self {
-            DaemonState::Master => Self::IP_VS_STATE_MASTER,
-            DaemonState::Backup => Self::IP_VS_STATE_BACKUP,
-            DaemonState::Other(n) => n,
-        }
-    }
-}
-
-/// A connection-sync daemon (`ipvsadm --start-daemon`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SyncDaemon {
-    pub state: DaemonState,
-    pub mcast_ifn: String,
-    pub sync_id: u32,
-    /// Max sync message length; `None` = kernel default.
-    pub sync_maxlen: Option<u16>,
-    pub mcast_group: Option<IpAddr>,
-    pub mcast_port: Option<u16>,
-    pub mcast_ttl: Option<u8>,
-}
-
-impl SyncDaemon {
-    pub fn new(state: DaemonState, mcast_ifn: impl Into<String>, sync_id: u32) -> Self {
-        SyncDaemon {
-            state,
-            mcast_ifn: mcast_ifn.into(),
-            sync_id,
-            sync_maxlen: None,
-            mcast_group: None,
-            mcast_port: None,
-            mcast_ttl: None,
-        }
-    }
-}
-
 /// Unspecified address of a family, used where the kernel wants an address for fwmark services.
 pub fn unspecified(family: Family) -> IpAddr {
     match family {
@@ -637,11 +536,7 @@ impl ListedService {
     pub fn to_table_service(&self) -> TableService {
         TableService {
             service: self.entry.service.clone(),
-            destinations: self
-                .destinations
-                .iter()
-                .map(|d| d.destination.clone())
-                .collect(),
+            destinations: self.destinations.iter().map(|d| d.destination.clone()).collect(),
         }
     }
 }

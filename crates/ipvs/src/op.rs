@@ -44,18 +44,10 @@ impl fmt::Display for Op {
             Op::EditService(s) => write!(f, "edit service {} ({})", s.key, s.scheduler),
             Op::DeleteService(k) => write!(f, "delete service {k}"),
             Op::AddDestination(k, d) => {
-                write!(
-                    f,
-                    "add destination {d} to service {k} (weight {})",
-                    d.weight
-                )
+                write!(f, "add destination {d} to service {k} (weight {})", d.weight)
             }
             Op::EditDestination(k, d) => {
-                write!(
-                    f,
-                    "edit destination {d} of service {k} (weight {})",
-                    d.weight
-                )
+                write!(f, "edit destination {d} of service {k} (weight {})", d.weight)
             }
             Op::DeleteDestination(k, a, p) => {
                 write!(f, "delete destination {} of service {k}", fmt_dest(a, *p))

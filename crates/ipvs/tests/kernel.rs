@@ -19,11 +19,7 @@ fn fresh() -> Client {
 }
 
 fn tcp(addr: &str, port: u16) -> ServiceKey {
-    ServiceKey::Addr {
-        protocol: Protocol::Tcp,
-        addr: addr.parse().unwrap(),
-        port,
-    }
+    ServiceKey::Addr { protocol: Protocol::Tcp, addr: addr.parse().unwrap(), port }
 }
 
 fn dest(addr: &str, port: u16, fwd: Forwarding, weight: u32) -> Destination {
@@ -65,20 +61,13 @@ fn service_add_get_edit_delete_ipv4() {
 
     let err = c.execute(&Op::AddService(svc.clone())).unwrap_err();
     assert_eq!(err.errno(), Some(libc::EEXIST));
-    assert_eq!(
-        err.to_string(),
-        "service 192.0.2.1:80/tcp already exists (File exists, errno 17)"
-    );
+    assert_eq!(err.to_string(), "service 192.0.2.1:80/tcp already exists (File exists, errno 17)");
 
     c.execute(&Op::DeleteService(key)).unwrap();
     assert_eq!(c.service(&key).unwrap(), None);
     let err = c.execute(&Op::DeleteService(key)).unwrap_err();
     assert_eq!(err.errno(), Some(libc::ESRCH));
-    assert!(
-        err.to_string()
-            .starts_with("service 192.0.2.1:80/tcp does not exist"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("service 192.0.2.1:80/tcp does not exist"), "{err}");
 }
 
 #[test]
@@ -95,53 +84,26 @@ fn ipv6_udp_sctp_and_fwmark_services() {
         addr: "203.0.113.9".parse().unwrap(),
         port: 3868,
     };
-    let fw4 = ServiceKey::Fwmark {
-        family: Family::Inet,
-        mark: 1,
-    };
-    let fw6 = ServiceKey::Fwmark {
-        family: Family::Inet6,
-        mark: 2,
-    };
+    let fw4 = ServiceKey::Fwmark { family: Family::Inet, mark: 1 };
+    let fw6 = ServiceKey::Fwmark { family: Family::Inet6, mark: 2 };
     let mut persistent6 = Service::new(v6);
     persistent6.flags = ServiceFlags(ServiceFlags::IP_VS_SVC_F_PERSISTENT);
     persistent6.timeout = 300;
     persistent6.netmask = Netmask::V6Prefix(64);
-    let want = vec![
-        persistent6,
-        Service::new(sctp),
-        Service::new(fw4),
-        Service::new(fw6),
-    ];
+    let want = vec![persistent6, Service::new(sctp), Service::new(fw4), Service::new(fw6)];
     for s in &want {
         c.execute(&Op::AddService(s.clone())).unwrap();
     }
-    c.execute(&Op::AddDestination(
-        v6,
-        dest("2001:db8::10", 53, Forwarding::Masq, 5),
-    ))
-    .unwrap();
-    c.execute(&Op::AddDestination(
-        fw6,
-        dest("2001:db8::11", 0, Forwarding::Route, 1),
-    ))
-    .unwrap();
-    let mut got: Vec<Service> = c
-        .services()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.service)
-        .collect();
+    c.execute(&Op::AddDestination(v6, dest("2001:db8::10", 53, Forwarding::Masq, 5))).unwrap();
+    c.execute(&Op::AddDestination(fw6, dest("2001:db8::11", 0, Forwarding::Route, 1))).unwrap();
+    let mut got: Vec<Service> = c.services().unwrap().into_iter().map(|e| e.service).collect();
     got.sort();
     let mut want_sorted = want.clone();
     want_sorted.sort();
     assert_eq!(got, want_sorted);
     let d = c.destinations(&v6).unwrap();
     assert_eq!(d.len(), 1);
-    assert_eq!(
-        d[0].destination,
-        dest("2001:db8::10", 53, Forwarding::Masq, 5)
-    );
+    assert_eq!(d[0].destination, dest("2001:db8::10", 53, Forwarding::Masq, 5));
     assert_eq!(
         c.destinations(&fw6).unwrap()[0].destination.addr,
         "2001:db8::11".parse::<IpAddr>().unwrap()
@@ -155,12 +117,8 @@ fn every_scheduler_is_accepted_and_an_unknown_one_is_explained() {
     for (i, name) in Scheduler::KNOWN.iter().enumerate() {
         let mut s = Service::new(tcp("192.0.2.2", 8000 + i as u16));
         s.scheduler = Scheduler::from_name(name);
-        c.execute(&Op::AddService(s.clone()))
-            .unwrap_or_else(|e| panic!("scheduler {name}: {e}"));
-        assert_eq!(
-            c.service(&s.key).unwrap().unwrap().service.scheduler.name(),
-            *name
-        );
+        c.execute(&Op::AddService(s.clone())).unwrap_or_else(|e| panic!("scheduler {name}: {e}"));
+        assert_eq!(c.service(&s.key).unwrap().unwrap().service.scheduler.name(), *name);
     }
     let mut s = Service::new(tcp("192.0.2.2", 9999));
     s.scheduler = Scheduler::from_name("nosuch");
@@ -195,21 +153,12 @@ fn destinations_every_forwarding_method_thresholds_and_tunnels() {
     let mixed = dest("2001:db8::20", 80, Forwarding::Tunnel, 2);
     let all = [masq, route, ipip, gue, gre, mixed];
     for d in &all {
-        c.execute(&Op::AddDestination(key, d.clone()))
-            .unwrap_or_else(|e| panic!("{d}: {e}"));
+        c.execute(&Op::AddDestination(key, d.clone())).unwrap_or_else(|e| panic!("{d}: {e}"));
     }
     // Local-node forwarding has no ipvsadm option but is a kernel method: it round-trips.
-    c.execute(&Op::AddDestination(
-        key,
-        dest("127.0.0.1", 80, Forwarding::Local, 1),
-    ))
-    .unwrap();
-    let mut got: Vec<Destination> = c
-        .destinations(&key)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.destination)
-        .collect();
+    c.execute(&Op::AddDestination(key, dest("127.0.0.1", 80, Forwarding::Local, 1))).unwrap();
+    let mut got: Vec<Destination> =
+        c.destinations(&key).unwrap().into_iter().map(|e| e.destination).collect();
     got.sort();
     let mut want: Vec<Destination> = all.iter().cloned().map(Destination::normalized).collect();
     want.push(dest("127.0.0.1", 80, Forwarding::Local, 1));
@@ -219,27 +168,19 @@ fn destinations_every_forwarding_method_thresholds_and_tunnels() {
     // Edit in place, then delete; errors name the destination.
     let mut edited = all[0].clone();
     edited.weight = 7;
-    c.execute(&Op::EditDestination(key, edited.clone()))
-        .unwrap();
+    c.execute(&Op::EditDestination(key, edited.clone())).unwrap();
     let listed = c.destinations(&key).unwrap();
     assert!(listed.iter().any(|e| e.destination == edited));
-    c.execute(&Op::DeleteDestination(key, edited.addr, edited.port))
-        .unwrap();
-    let err = c
-        .execute(&Op::DeleteDestination(key, edited.addr, edited.port))
-        .unwrap_err();
+    c.execute(&Op::DeleteDestination(key, edited.addr, edited.port)).unwrap();
+    let err = c.execute(&Op::DeleteDestination(key, edited.addr, edited.port)).unwrap_err();
     assert_eq!(err.errno(), Some(libc::ENOENT));
-    let err = c
-        .execute(&Op::EditDestination(key, edited.clone()))
-        .unwrap_err();
+    let err = c.execute(&Op::EditDestination(key, edited.clone())).unwrap_err();
     assert_eq!(
         err.to_string(),
         "destination 198.51.100.1:8080 does not exist in service 192.0.2.3:80/tcp \
          (No such file or directory, errno 2)"
     );
-    let err = c
-        .execute(&Op::AddDestination(tcp("192.0.2.99", 80), edited))
-        .unwrap_err();
+    let err = c.execute(&Op::AddDestination(tcp("192.0.2.99", 80), edited)).unwrap_err();
     assert_eq!(err.errno(), Some(libc::ESRCH));
     // Thresholds the kernel refuses (lower above upper).
     let mut bad = dest("198.51.100.9", 80, Forwarding::Route, 1);
@@ -247,11 +188,7 @@ fn destinations_every_forwarding_method_thresholds_and_tunnels() {
     bad.lower_threshold = 10;
     let err = c.execute(&Op::AddDestination(key, bad)).unwrap_err();
     assert_eq!(err.errno(), Some(libc::ERANGE), "{err}");
-    assert!(
-        err.to_string()
-            .contains("lower threshold 10 is above upper threshold 5"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("lower threshold 10 is above upper threshold 5"), "{err}");
 }
 
 #[test]
@@ -259,11 +196,7 @@ fn destinations_every_forwarding_method_thresholds_and_tunnels() {
 fn timeouts_get_and_set() {
     let mut c = fresh();
     let before = c.timeouts().unwrap();
-    let want = Timeouts {
-        tcp: 901,
-        tcp_fin: 121,
-        udp: 301,
-    };
+    let want = Timeouts { tcp: 901, tcp_fin: 121, udp: 301 };
     c.set_timeouts(&want).unwrap();
     assert_eq!(c.timeouts().unwrap(), want);
     c.set_timeouts(&before).unwrap();
@@ -277,23 +210,38 @@ fn sync_daemon_start_list_stop() {
     let iface = std::env::var("IPVS_TEST_SYNC_IFACE").unwrap_or_else(|_| "lo".into());
     let mut master = SyncDaemon::new(DaemonState::Master, iface.clone(), 51);
     master.mcast_group = Some("224.0.0.81".parse().unwrap());
-    master.mcast_port = Some(8848);
-    master.mcast_ttl = Some(1);
+    master.mcast_port = Some(8849);
+    master.mcast_ttl = Some(2);
     master.sync_maxlen = Some(1000);
-    c.start_daemon(&master)
-        .unwrap_or_else(|e| panic!("start master on {iface}: {e}"));
+    c.start_daemon(&master).unwrap_or_else(|e| panic!("start master on {iface}: {e}"));
     let listed = c.daemons().unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].state, DaemonState::Master);
     assert_eq!(listed[0].mcast_ifn, iface);
     assert_eq!(listed[0].sync_id, 51);
     assert_eq!(listed[0].mcast_group, master.mcast_group);
-    assert_eq!(listed[0].mcast_port, Some(8848));
-    assert_eq!(listed[0].mcast_ttl, Some(1));
+    assert_eq!(listed[0].mcast_port, Some(8849));
+    assert_eq!(listed[0].mcast_ttl, Some(2));
+    // ipvsadm, the independent reader, sees the same port (host byte order on the wire).
+    let out = std::process::Command::new("ipvsadm").args(["-L", "--daemon"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("syncid=51") && text.contains("port=8849"), "{text}");
+    // The stop may come before the kernel thread ever ran: the kernel then sends no
+    // answer at all, and the client must still return (and the daemon be gone).
     c.stop_daemon(DaemonState::Master).unwrap();
     assert!(c.daemons().unwrap().is_empty());
     let err = c.stop_daemon(DaemonState::Master).unwrap_err();
-    assert!(err.errno().is_some(), "{err}");
+    assert_eq!(err.errno(), Some(libc::ESRCH), "{err}");
+
+    // Without a port or group the kernel picks its defaults: 224.0.0.81:8848.
+    let backup = SyncDaemon::new(DaemonState::Backup, iface, 52);
+    c.start_daemon(&backup).unwrap();
+    let listed = c.daemons().unwrap();
+    assert_eq!(listed[0].state, DaemonState::Backup);
+    assert_eq!(listed[0].mcast_port, Some(8848));
+    assert_eq!(listed[0].mcast_group, Some("224.0.0.81".parse().unwrap()));
+    c.stop_daemon(DaemonState::Backup).unwrap();
+    assert!(c.daemons().unwrap().is_empty());
 }
 
 #[test]
@@ -322,10 +270,7 @@ fn big_table(services: u16, dests: u8) -> Table {
         let destinations = (0..dests)
             .map(|d| dest(&format!("198.51.100.{}", d + 1), 80, Forwarding::Masq, 1))
             .collect();
-        t.services.push(TableService {
-            service: svc,
-            destinations,
-        });
+        t.services.push(TableService { service: svc, destinations });
     }
     t
 }
@@ -363,9 +308,5 @@ fn batched_apply_reaches_the_desired_table_and_reports_every_refusal() {
     let err = c.apply(&batch).unwrap_err();
     assert_eq!(err.total, 3);
     assert_eq!(err.failed.len(), 2, "{err}");
-    assert!(c
-        .destinations(&key)
-        .unwrap()
-        .iter()
-        .any(|e| e.destination == ok));
+    assert!(c.destinations(&key).unwrap().iter().any(|e| e.destination == ok));
 }

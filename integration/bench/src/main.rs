@@ -34,19 +34,13 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let first = it.next();
     if first.as_deref() != Some("p1") {
-        return Err(
-            "usage: director-bench p1 [--services N] [--dests N] [--runs N] \
+        return Err("usage: director-bench p1 [--services N] [--dests N] [--runs N] \
                     [--directorctl PATH] [--ipvsadm PATH]"
-                .into(),
-        );
+            .into());
     }
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = || {
-            value
-                .parse::<u32>()
-                .map_err(|e| format!("{flag} {value}: {e}"))
-        };
+        let num = || value.parse::<u32>().map_err(|e| format!("{flag} {value}: {e}"));
         match flag.as_str() {
             "--services" => a.services = num()?,
             "--dests" => a.dests = num()?,
@@ -79,10 +73,7 @@ fn table(services: u32, dests: u32) -> Table {
                 dest
             })
             .collect();
-        t.services.push(TableService {
-            service,
-            destinations,
-        });
+        t.services.push(TableService { service, destinations });
     }
     t
 }
@@ -150,16 +141,8 @@ fn p1(a: &Args) -> Result<(), String> {
         }
     }
     let (mo, mt) = (median(ours.clone()), median(theirs.clone()));
-    println!(
-        "  ipvsadm -R                 median {} (runs: {})",
-        ms(mt),
-        list(&theirs)
-    );
-    println!(
-        "  directorctl ipvs restore   median {} (runs: {})",
-        ms(mo),
-        list(&ours)
-    );
+    println!("  ipvsadm -R                 median {} (runs: {})", ms(mt), list(&theirs));
+    println!("  directorctl ipvs restore   median {} (runs: {})", ms(mo), list(&ours));
     println!("  last directorctl run: {}", last_report.trim());
     println!(
         "  ratio directorctl/ipvsadm  {:.3} (goal <= 0.5)",
@@ -196,10 +179,7 @@ fn p1(a: &Args) -> Result<(), String> {
 }
 
 fn list(v: &[Duration]) -> String {
-    v.iter()
-        .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
-        .collect::<Vec<_>>()
-        .join(", ")
+    v.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ")
 }
 
 fn main() -> ExitCode {

@@ -7,11 +7,7 @@ use clap::{Parser, Subcommand};
 use director::ctl::{self, ipvs::ListArgs, ipvs::RestoreArgs};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "directorctl",
-    version,
-    about = "Control and inspect the IPVS director"
-)]
+#[command(name = "directorctl", version, about = "Control and inspect the IPVS director")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,16 +58,8 @@ fn main() -> ExitCode {
             ctl::ipvs::list(ListArgs { json, stats, rate }, &mut stdout)
         }
         Command::Ipvs(IpvsCommand::Save) => ctl::ipvs::save(&mut stdout),
-        Command::Ipvs(IpvsCommand::Restore {
-            flush,
-            dry_run,
-            verbose,
-        }) => ctl::ipvs::restore(
-            RestoreArgs {
-                flush,
-                dry_run,
-                verbose,
-            },
+        Command::Ipvs(IpvsCommand::Restore { flush, dry_run, verbose }) => ctl::ipvs::restore(
+            RestoreArgs { flush, dry_run, verbose },
             &mut io::stdin().lock(),
             "<stdin>",
             &mut stdout,

@@ -24,14 +24,7 @@ pub fn list(args: ListArgs, out: &mut dyn Write) -> Result<(), CtlError> {
     let text = if args.json {
         serde_json::to_string_pretty(&super::ipvs_json::listing(&info, &services))? + "\n"
     } else {
-        list::render(
-            &info,
-            &services,
-            list::ListOptions {
-                stats: args.stats,
-                rate: args.rate,
-            },
-        )
+        list::render(&info, &services, list::ListOptions { stats: args.stats, rate: args.rate })
     };
     write_out(out, &text)
 }
@@ -76,26 +69,16 @@ pub fn restore(
     let started = Instant::now();
     input
         .read_to_string(&mut text)
-        .map_err(|err| CtlError::Io {
-            what: format!("reading {source_name}"),
-            err,
-        })?;
+        .map_err(|err| CtlError::Io { what: format!("reading {source_name}"), err })?;
     let desired = save::parse(&text)
-        .map_err(|err| CtlError::Parse {
-            source_name: source_name.to_string(),
-            err,
-        })?
+        .map_err(|err| CtlError::Parse { source_name: source_name.to_string(), err })?
         .normalized();
     let parse = started.elapsed();
 
     let started = Instant::now();
     let mut client = Client::connect()?;
     // With --flush the current table does not matter: everything is added afresh.
-    let current = if args.flush {
-        Table::default()
-    } else {
-        client.table()?
-    };
+    let current = if args.flush { Table::default() } else { client.table()? };
     let read_table = started.elapsed();
 
     let started = Instant::now();
@@ -145,8 +128,6 @@ pub fn restore(
 }
 
 fn write_out(out: &mut dyn Write, text: &str) -> Result<(), CtlError> {
-    out.write_all(text.as_bytes()).map_err(|err| CtlError::Io {
-        what: "writing output".into(),
-        err,
-    })
+    out.write_all(text.as_bytes())
+        .map_err(|err| CtlError::Io { what: "writing output".into(), err })
 }

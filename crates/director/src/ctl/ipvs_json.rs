@@ -67,18 +67,9 @@ fn flag_names(flags: ServiceFlags, scheduler: &str) -> Vec<&'static str> {
         out.push("one-packet");
     }
     let sched_bits = [
-        (
-            ServiceFlags::IP_VS_SVC_F_SCHED1,
-            ["sh-fallback", "mh-fallback", "flag-1"],
-        ),
-        (
-            ServiceFlags::IP_VS_SVC_F_SCHED2,
-            ["sh-port", "mh-port", "flag-2"],
-        ),
-        (
-            ServiceFlags::IP_VS_SVC_F_SCHED3,
-            ["flag-3", "flag-3", "flag-3"],
-        ),
+        (ServiceFlags::IP_VS_SVC_F_SCHED1, ["sh-fallback", "mh-fallback", "flag-1"]),
+        (ServiceFlags::IP_VS_SVC_F_SCHED2, ["sh-port", "mh-port", "flag-2"]),
+        (ServiceFlags::IP_VS_SVC_F_SCHED3, ["flag-3", "flag-3", "flag-3"]),
     ];
     for (bit, names) in sched_bits {
         if named(bit) {
@@ -95,16 +86,9 @@ fn flag_names(flags: ServiceFlags, scheduler: &str) -> Vec<&'static str> {
 fn service(ls: &ListedService) -> ServiceJson {
     let ServiceEntry { service: s, stats } = &ls.entry;
     let (protocol, address, port, fwmark) = match s.key {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => (
-            Some(protocol.name()),
-            Some(addr.to_string()),
-            Some(port),
-            None,
-        ),
+        ServiceKey::Addr { protocol, addr, port } => {
+            (Some(protocol.name()), Some(addr.to_string()), Some(port), None)
+        }
         ServiceKey::Fwmark { mark, .. } => (None, None, None, Some(mark)),
     };
     let persistent = s.persistent();
@@ -176,24 +160,14 @@ mod tests {
         let mut d = Destination::new("198.51.100.11".parse().unwrap(), 443);
         d.forwarding = Forwarding::Masq;
         let ls = ListedService {
-            entry: ServiceEntry {
-                service: svc,
-                stats: Stats::default(),
-            },
+            entry: ServiceEntry { service: svc, stats: Stats::default() },
             destinations: vec![DestinationEntry {
                 destination: d,
-                conns: ConnCounts {
-                    active: 2,
-                    inactive: 1,
-                    persistent: 0,
-                },
+                conns: ConnCounts { active: 2, inactive: 1, persistent: 0 },
                 stats: Stats::default(),
             }],
         };
-        let info = Info {
-            version: 0x010201,
-            conn_tab_size: 4096,
-        };
+        let info = Info { version: 0x010201, conn_tab_size: 4096 };
         let v = serde_json::to_value(listing(&info, &[ls])).unwrap();
         let s = &v["services"][0];
         assert_eq!(v["version"], "1.2.1");

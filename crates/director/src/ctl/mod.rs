@@ -14,10 +14,7 @@ pub enum CtlError {
     Batch(#[from] ::ipvs::BatchError),
     /// `FILE:LINE[:COLUMN]: message`, as compilers print it.
     #[error("{source_name}:{}: {}", position(err), err.message)]
-    Parse {
-        source_name: String,
-        err: ::ipvs::text::save::ParseError,
-    },
+    Parse { source_name: String, err: ::ipvs::text::save::ParseError },
     #[error("{what}: {err}")]
     Io { what: String, err: std::io::Error },
     #[error("{0}")]

@@ -12,10 +12,7 @@ pub(crate) struct Token<'a> {
 impl<'a> Token<'a> {
     /// The part of this word from byte `at` on, with its own column.
     fn tail(&self, at: usize) -> Token<'a> {
-        Token {
-            text: &self.text[at..],
-            column: self.column + self.text[..at].chars().count(),
-        }
+        Token { text: &self.text[at..], column: self.column + self.text[..at].chars().count() }
     }
 }
 
@@ -31,10 +28,7 @@ pub(crate) fn tokenize(line: &str) -> Vec<Token<'_>> {
         let blank = matches!(c, ' ' | '\t' | '\r');
         match (blank, start) {
             (true, Some((s, col))) => {
-                out.push(Token {
-                    text: &line[s..i],
-                    column: col,
-                });
+                out.push(Token { text: &line[s..i], column: col });
                 start = None;
             }
             (false, None) => start = Some((i, column)),
@@ -42,10 +36,7 @@ pub(crate) fn tokenize(line: &str) -> Vec<Token<'_>> {
         }
     }
     if let Some((s, col)) = start {
-        out.push(Token {
-            text: &line[s..],
-            column: col,
-        });
+        out.push(Token { text: &line[s..], column: col });
     }
     out.retain(|t| t.text != "ipvsadm");
     out
@@ -158,12 +149,7 @@ struct Spec {
 }
 
 const fn spec(long: &'static str, short: Option<char>, arg: ArgKind, tag: Tag) -> Spec {
-    Spec {
-        long,
-        short,
-        arg,
-        tag,
-    }
+    Spec { long, short, arg, tag }
 }
 
 use ArgKind::{None as N, Optional as O, Required as R};
@@ -317,25 +303,13 @@ fn scan_long<'a>(
     };
     let value = match (spec.arg, inline) {
         (ArgKind::None, Some(_)) => {
-            return Err((
-                word.column,
-                format!("option {spelled} does not take an argument"),
-            ))
+            return Err((word.column, format!("option {spelled} does not take an argument")))
         }
         (_, Some(v)) => Some(v),
-        (arg, None) => next_value(arg, words, i).map_err(|()| {
-            (
-                word.column,
-                format!("option {spelled} requires an argument"),
-            )
-        })?,
+        (arg, None) => next_value(arg, words, i)
+            .map_err(|()| (word.column, format!("option {spelled} requires an argument")))?,
     };
-    opts.push(Opt {
-        tag: spec.tag,
-        spelled,
-        column: word.column,
-        value,
-    });
+    opts.push(Opt { tag: spec.tag, spelled, column: word.column, value });
     Ok(())
 }
 
@@ -358,12 +332,7 @@ fn scan_short<'a>(
         // Named by its short form in messages, even inside a cluster.
         let spelled = format!("-{c}");
         if spec.arg == ArgKind::None {
-            opts.push(Opt {
-                tag: spec.tag,
-                spelled,
-                column: here.column,
-                value: None,
-            });
+            opts.push(Opt { tag: spec.tag, spelled, column: here.column, value: None });
             continue;
         }
         let value = if spelled_end < t.len() {
@@ -372,12 +341,7 @@ fn scan_short<'a>(
             next_value(spec.arg, words, i)
                 .map_err(|()| (here.column, format!("option -{c} requires an argument")))?
         };
-        opts.push(Opt {
-            tag: spec.tag,
-            spelled,
-            column: here.column,
-            value,
-        });
+        opts.push(Opt { tag: spec.tag, spelled, column: here.column, value });
         return Ok(());
     }
     Ok(())
@@ -418,17 +382,7 @@ mod tests {
             ]
         );
         let values: Vec<Option<&str>> = s.opts.iter().map(|o| o.value.map(|v| v.text)).collect();
-        assert_eq!(
-            values,
-            [
-                None,
-                Some("1.2.3.4:80"),
-                Some("rr"),
-                None,
-                Some("3"),
-                Some("sip")
-            ]
-        );
+        assert_eq!(values, [None, Some("1.2.3.4:80"), Some("rr"), None, Some("3"), Some("sip")]);
         assert_eq!(s.opts[1].spelled, "-t");
         assert_eq!(s.opts[2].value.map(|v| v.column), Some(28));
         assert_eq!(texts(&s.args), ["x"]);
@@ -449,15 +403,9 @@ mod tests {
         assert_eq!(s.error, Some((4, "unknown option --foo".to_string())));
         assert_eq!(s.opts.len(), 1);
         let s = scan(&tokenize("-A -t"));
-        assert_eq!(
-            s.error,
-            Some((4, "option -t requires an argument".to_string()))
-        );
+        assert_eq!(s.error, Some((4, "option -t requires an argument".to_string())));
         let s = scan(&tokenize("-a --ipip=1"));
-        assert_eq!(
-            s.error,
-            Some((4, "option --ipip does not take an argument".to_string()))
-        );
+        assert_eq!(s.error, Some((4, "option --ipip does not take an argument".to_string())));
         let s = scan(&tokenize("-Aq"));
         assert_eq!(s.error, Some((3, "unknown option -q".to_string())));
     }

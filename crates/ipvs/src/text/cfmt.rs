@@ -89,25 +89,22 @@ fn c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
+/// Where the digits start after C's leading blanks and an optional sign, and whether
+/// the sign was `-` (the prefix `strtol` and `atoi` share).
+fn space_and_sign(b: &[u8]) -> (usize, bool) {
+    let mut i = b.iter().take_while(|&&c| c_space(c)).count();
+    let neg = b.get(i) == Some(&b'-');
+    if matches!(b.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    (i, neg)
+}
+
 /// glibc `strtol(s, &end, 10)` requiring the whole string to be consumed and no `ERANGE`
 /// (ipvsadm `string_to_number`, `parse_fwmark`): leading blanks and a sign are allowed.
 pub(crate) fn strtol_whole(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && c_space(b[i]) {
-        i += 1;
-    }
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (mut i, neg) = space_and_sign(b);
     let start = i;
     let mut v: i128 = 0;
     while i < b.len() && b[i].is_ascii_digit() {
@@ -129,28 +126,11 @@ pub(crate) fn string_to_number(s: &str, min: i64, max: i64) -> Option<i64> {
 /// C `atoi` as glibc does it (`(int) strtol(s, NULL, 10)`): stops at the first non-digit.
 pub(crate) fn atoi(s: &str) -> i32 {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && c_space(b[i]) {
-        i += 1;
-    }
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (mut i, neg) = space_and_sign(b);
     let mut v: i64 = 0;
     let mut overflow = false;
     while i < b.len() && b[i].is_ascii_digit() {
-        match v
-            .checked_mul(10)
-            .and_then(|x| x.checked_add(i64::from(b[i] - b'0')))
-        {
+        match v.checked_mul(10).and_then(|x| x.checked_add(i64::from(b[i] - b'0'))) {
             Some(n) => v = n,
             None => overflow = true,
         }

@@ -36,10 +36,7 @@ pub(crate) struct LineError {
 }
 
 fn fail<T>(column: Option<usize>, message: impl Into<String>) -> Result<T, LineError> {
-    Err(LineError {
-        column,
-        message: message.into(),
-    })
+    Err(LineError { column, message: message.into() })
 }
 
 /// `MAX_TIMEOUT`: 31 days.
@@ -109,12 +106,9 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Op>, LineError> {
     let mut opts = scanned.opts.iter();
     // popt hands back options in order; ipvsadm wants the command first.
     let cmd = match opts.next() {
-        Some(Opt {
-            tag: Tag::Command(c),
-            spelled,
-            column,
-            ..
-        }) => table_command(*c, spelled, *column)?,
+        Some(Opt { tag: Tag::Command(c), spelled, column, .. }) => {
+            table_command(*c, spelled, *column)?
+        }
         Some(o) => {
             let what = format!("expected a command ({COMMANDS}) first, found {}", o.spelled);
             return fail(Some(o.column), what);
@@ -154,10 +148,8 @@ fn table_command(cmd: Cmd, spelled: &str, column: usize) -> Result<Cmd, LineErro
         | Cmd::DelDest
         | Cmd::Zero => Ok(cmd),
         _ => {
-            let what = format!(
-                "{spelled} ({}) is not a table command; expected {COMMANDS}",
-                cmd.name()
-            );
+            let what =
+                format!("{spelled} ({}) is not a table command; expected {COMMANDS}", cmd.name());
             fail(Some(column), what)
         }
     }
@@ -210,11 +202,8 @@ impl Entry {
         }
         if let Some(c) = optc::optc(o.tag) {
             if !self.present.add(c, o.column) {
-                let what = format!(
-                    "multiple '{}' options specified ({})",
-                    optc::OPTNAMES[c],
-                    o.spelled
-                );
+                let what =
+                    format!("multiple '{}' options specified ({})", optc::OPTNAMES[c], o.spelled);
                 return fail(col, what);
             }
         }
@@ -246,10 +235,7 @@ impl Entry {
         };
         // -6 is blamed on itself, everything else on its value.
         let blame = if o.tag == Tag::Ipv6 { col } else { vcol };
-        result.map_err(|message| LineError {
-            column: blame,
-            message,
-        })
+        result.map_err(|message| LineError { column: blame, message })
     }
 
     /// `-t`, `-u`, `--sctp-service`, `-f`, `-6`.
@@ -390,15 +376,9 @@ impl Entry {
     /// What `parse_options` does after its loop and `process_options` before the kernel.
     fn finish(mut self) -> Result<Op, LineError> {
         if let Some((arg, col)) = self.sched_flags.take().filter(|(a, _)| !a.is_empty()) {
-            let sched = if self.svc.sched.is_empty() {
-                "wlc"
-            } else {
-                &self.svc.sched
-            };
-            let flags = values::parse_sched_flags(sched, &arg).map_err(|message| LineError {
-                column: col,
-                message,
-            })?;
+            let sched = if self.svc.sched.is_empty() { "wlc" } else { &self.svc.sched };
+            let flags = values::parse_sched_flags(sched, &arg)
+                .map_err(|message| LineError { column: col, message })?;
             self.svc.flags = (self.svc.flags & !SCHED_MASK) | flags;
         }
         optc::generic_opt_check(self.cmd, &self.present)?;
@@ -406,9 +386,7 @@ impl Entry {
             Cmd::Add | Cmd::Edit => self.service_op(),
             Cmd::Del => Ok(Op::DelService(self.key())),
             Cmd::Flush => Ok(Op::Clear),
-            Cmd::Zero => Ok(Op::Zero(
-                self.present.has(optc::SERVICE).then(|| self.key()),
-            )),
+            Cmd::Zero => Ok(Op::Zero(self.present.has(optc::SERVICE).then(|| self.key()))),
             Cmd::DelDest => Ok(Op::DelDest(self.key(), (self.dest.addr, self.dest.port))),
             _ => self.destination_op(),
         }
@@ -425,10 +403,7 @@ impl Entry {
         let ops = s.flags & ServiceFlags::IP_VS_SVC_F_ONEPACKET != 0;
         if ops && s.fwmark == 0 && s.protocol != Protocol::IPPROTO_UDP {
             let col = self.present.column(optc::ONEPACKET);
-            return fail(
-                col,
-                "One-Packet Scheduling is only for UDP virtual services",
-            );
+            return fail(col, "One-Packet Scheduling is only for UDP virtual services");
         }
         if s.sched.is_empty() {
             s.sched = "wlc".into();
@@ -446,11 +421,7 @@ impl Entry {
             netmask,
             pe_name: (!self.svc.pe.is_empty()).then(|| self.svc.pe.clone()),
         };
-        Ok(if self.cmd == Cmd::Add {
-            Op::AddService(service)
-        } else {
-            Op::EditService(service)
-        })
+        Ok(if self.cmd == Cmd::Add { Op::AddService(service) } else { Op::EditService(service) })
     }
 
     /// The add/edit-server checks of `process_options`, then the destination.
@@ -464,28 +435,13 @@ impl Entry {
         }
         if self.dest.af != self.svc.af && !tunnel {
             let col = self.present.column(optc::SERVER);
-            return fail(
-                col,
-                "Different address family is allowed only for tunneling servers",
-            );
+            return fail(col, "Different address family is allowed only for tunneling servers");
         }
-        let tun_opts = [
-            optc::TUN_TYPE,
-            optc::TUN_PORT,
-            optc::TUN_NOCSUM,
-            optc::TUN_CSUM,
-            optc::TUN_REMCSUM,
-        ];
-        if let Some(j) = tun_opts
-            .iter()
-            .find(|j| self.present.has(**j))
-            .filter(|_| !tunnel)
-        {
+        let tun_opts =
+            [optc::TUN_TYPE, optc::TUN_PORT, optc::TUN_NOCSUM, optc::TUN_CSUM, optc::TUN_REMCSUM];
+        if let Some(j) = tun_opts.iter().find(|j| self.present.has(**j)).filter(|_| !tunnel) {
             let col = self.present.column(*j);
-            return fail(
-                col,
-                "Tunnel options conflict with forward method (they need -i)",
-            );
+            return fail(col, "Tunnel options conflict with forward method (they need -i)");
         }
         optc::tunnel_opt_check(self.dest.tun_type, &self.present)?;
         let d = &self.dest;
@@ -509,32 +465,17 @@ impl Entry {
             },
         };
         let key = self.key();
-        Ok(if self.cmd == Cmd::AddDest {
-            Op::AddDest(key, dest)
-        } else {
-            Op::EditDest(key, dest)
-        })
+        Ok(if self.cmd == Cmd::AddDest { Op::AddDest(key, dest) } else { Op::EditDest(key, dest) })
     }
 
     fn key(&self) -> ServiceKey {
         let s = &self.svc;
         if s.fwmark != 0 {
-            let family = if s.af == AF_INET6 {
-                Family::Inet6
-            } else {
-                Family::Inet
-            };
-            ServiceKey::Fwmark {
-                family,
-                mark: s.fwmark,
-            }
+            let family = if s.af == AF_INET6 { Family::Inet6 } else { Family::Inet };
+            ServiceKey::Fwmark { family, mark: s.fwmark }
         } else {
             let protocol = Protocol::from_number(s.protocol);
-            ServiceKey::Addr {
-                protocol,
-                addr: s.addr,
-                port: s.port,
-            }
+            ServiceKey::Addr { protocol, addr: s.addr, port: s.port }
         }
     }
 }

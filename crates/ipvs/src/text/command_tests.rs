@@ -26,17 +26,10 @@ fn each_command_gives_its_op() {
     assert_eq!(op("-Z"), Op::Zero(None));
     assert_eq!(op("-D -u 10.0.0.1:53"), Op::DelService(key));
     let addr: IpAddr = "10.0.0.2".parse().expect("addr");
-    assert_eq!(
-        op("-d -u 10.0.0.1:53 -r 10.0.0.2"),
-        Op::DelDest(key, (addr, 53))
-    );
-    let Op::EditService(s) = op("-E -u 10.0.0.1:53 -p 10") else {
-        panic!("edit")
-    };
+    assert_eq!(op("-d -u 10.0.0.1:53 -r 10.0.0.2"), Op::DelDest(key, (addr, 53)));
+    let Op::EditService(s) = op("-E -u 10.0.0.1:53 -p 10") else { panic!("edit") };
     assert_eq!((s.scheduler, s.timeout), (Scheduler::Wlc, 10));
-    let Op::EditDest(_, d) = op("-e -u 10.0.0.1:53 -r 10.0.0.2:54 -m") else {
-        panic!("e")
-    };
+    let Op::EditDest(_, d) = op("-e -u 10.0.0.1:53 -r 10.0.0.2:54 -m") else { panic!("e") };
     assert_eq!((d.port, d.forwarding, d.weight), (54, Forwarding::Masq, 1));
 }
 
@@ -46,10 +39,7 @@ fn netmask_follows_the_family_read_so_far() {
         Op::AddService(s) => s.netmask,
         other => panic!("{other:?}"),
     };
-    assert_eq!(
-        mask("-A -f 1 -M 24"),
-        Netmask::V4("0.0.0.24".parse().expect("mask"))
-    );
+    assert_eq!(mask("-A -f 1 -M 24"), Netmask::V4("0.0.0.24".parse().expect("mask")));
     assert_eq!(mask("-A -f 1 -M 24 -6"), Netmask::V6Prefix(128));
     assert_eq!(mask("-A -f 1 -6 -M 24"), Netmask::V6Prefix(24));
     assert_eq!(mask("-A -M 255.0.0.0 -t [::1]:80"), Netmask::V6Prefix(128));
@@ -71,11 +61,7 @@ fn real_server_port_defaults_to_the_service_port_read_so_far() {
 fn other_commands_are_refused_with_their_name() {
     let e = parse_line("-S -n").expect_err("save");
     assert_eq!(e.column, Some(1));
-    assert!(
-        e.message.starts_with("-S (save) is not a table command"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("-S (save) is not a table command"), "{}", e.message);
     let e = parse_line("--start-daemon master").expect_err("daemon");
     assert!(e.message.contains("(start-daemon)"), "{}", e.message);
 }

@@ -14,11 +14,7 @@ pub(crate) fn ip(s: &str) -> IpAddr {
 }
 
 pub(crate) fn key(protocol: Protocol, addr: &str, port: u16) -> ServiceKey {
-    ServiceKey::Addr {
-        protocol,
-        addr: ip(addr),
-        port,
-    }
+    ServiceKey::Addr { protocol, addr: ip(addr), port }
 }
 
 pub(crate) fn tcp(addr: &str, port: u16) -> ServiceKey {
@@ -31,10 +27,7 @@ pub(crate) fn fwm(family: Family, mark: u32) -> ServiceKey {
 
 /// A service with ipvsadm's defaults and the given scheduler.
 pub(crate) fn svc(key: ServiceKey, sched: &str) -> Service {
-    Service {
-        scheduler: Scheduler::from_name(sched),
-        ..Service::new(key)
-    }
+    Service { scheduler: Scheduler::from_name(sched), ..Service::new(key) }
 }
 
 /// Persistent with a timeout and netmask.
@@ -51,20 +44,12 @@ pub(crate) fn flags(mut s: Service, bits: u32) -> Service {
 }
 
 pub(crate) fn dest(addr: &str, port: u16, forwarding: Forwarding, weight: u32) -> Destination {
-    Destination {
-        forwarding,
-        weight,
-        ..Destination::new(ip(addr), port)
-    }
+    Destination { forwarding, weight, ..Destination::new(ip(addr), port) }
 }
 
 pub(crate) fn tunnel(addr: &str, port: u16, kind: TunnelType, tport: u16, f: u16) -> Destination {
     Destination {
-        tunnel: Tunnel {
-            kind: Some(kind),
-            port: tport,
-            flags: TunnelFlags(f),
-        },
+        tunnel: Tunnel { kind: Some(kind), port: tport, flags: TunnelFlags(f) },
         ..dest(addr, port, Forwarding::Tunnel, 1)
     }
 }
@@ -73,10 +58,7 @@ pub(crate) fn table(services: Vec<(Service, Vec<Destination>)>) -> Table {
     Table {
         services: services
             .into_iter()
-            .map(|(service, destinations)| TableService {
-                service,
-                destinations,
-            })
+            .map(|(service, destinations)| TableService { service, destinations })
             .collect(),
     }
 }
@@ -112,11 +94,7 @@ pub(crate) fn mixed() -> Table {
         ServiceFlags::IP_VS_SVC_F_SCHED_SH_FALLBACK | ServiceFlags::IP_VS_SVC_F_SCHED_SH_PORT,
     );
     let v6dns = flags(
-        persistent(
-            svc(key(Protocol::Udp, "2001:db8::10", 53), "rr"),
-            60,
-            Netmask::V6Prefix(64),
-        ),
+        persistent(svc(key(Protocol::Udp, "2001:db8::10", 53), "rr"), 60, Netmask::V6Prefix(64)),
         ServiceFlags::IP_VS_SVC_F_ONEPACKET,
     );
     let mut mark1 = flags(
@@ -124,27 +102,12 @@ pub(crate) fn mixed() -> Table {
         ServiceFlags::IP_VS_SVC_F_ONEPACKET,
     );
     mark1.pe_name = Some("sip".into());
-    let mark2 = flags(
-        svc(fwm(Family::Inet6, 2), "mh"),
-        ServiceFlags::IP_VS_SVC_F_SCHED_MH_PORT,
-    );
+    let mark2 = flags(svc(fwm(Family::Inet6, 2), "mh"), ServiceFlags::IP_VS_SVC_F_SCHED_MH_PORT);
     table(vec![
-        (
-            v6web,
-            vec![
-                dest("2001:db8::2", 8080, Masq, 3),
-                dest("2001:db8::1", 80, Route, 0),
-            ],
-        ),
+        (v6web, vec![dest("2001:db8::2", 8080, Masq, 3), dest("2001:db8::1", 80, Route, 0)]),
         (v6dns, vec![dest("2001:db8::3", 53, Route, 1)]),
         (mark2, vec![dest("2001:db8::4", 0, Route, 7)]),
-        (
-            mark1,
-            vec![
-                dest("192.168.1.10", 0, Route, 1),
-                dest("192.168.1.11", 8443, Masq, 1),
-            ],
-        ),
+        (mark1, vec![dest("192.168.1.10", 0, Route, 1), dest("192.168.1.11", 8443, Masq, 1)]),
         (svc(key(Protocol::Sctp, "10.0.0.5", 3868), "sed"), vec![]),
     ])
 }
@@ -188,11 +151,7 @@ pub(crate) fn schedulers() -> Table {
         vec![],
     ));
     services.push((
-        persistent(
-            svc(tcp("10.1.0.1", 0), "wlc"),
-            1,
-            Netmask::full(Family::Inet),
-        ),
+        persistent(svc(tcp("10.1.0.1", 0), "wlc"), 1, Netmask::full(Family::Inet)),
         vec![dest("10.1.1.2", 0, Forwarding::Route, 65535)],
     ));
     table(services)

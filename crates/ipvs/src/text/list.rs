@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use super::save::{has_sched_flags, netmask_text, sched_flags_text};
 use super::{cfmt, order};
+use crate::global::Info;
 use crate::model::{
-    DestinationEntry, Family, Forwarding, Info, ListedService, Protocol, ServiceFlags, ServiceKey,
-    Stats,
+    DestinationEntry, Family, Forwarding, ListedService, Protocol, ServiceFlags, ServiceKey, Stats,
 };
 
 /// Which `ipvsadm -L` variant to print. `stats` wins over `rate` when both are set, as in
@@ -92,26 +92,12 @@ fn cut(mut s: String, n: usize) -> String {
 /// `svc_name` in list mode: `FWM  MARK[ IPv6]` or `%-4s ADDR:PORT`, cut at 33 for IPv4.
 fn service_name(key: &ServiceKey) -> String {
     match key {
-        ServiceKey::Fwmark {
-            family: Family::Inet,
-            mark,
-        } => format!("FWM  {}", *mark as i32),
-        ServiceKey::Fwmark {
-            family: Family::Inet6,
-            mark,
-        } => {
+        ServiceKey::Fwmark { family: Family::Inet, mark } => format!("FWM  {}", *mark as i32),
+        ServiceKey::Fwmark { family: Family::Inet6, mark } => {
             format!("FWM  {} IPv6", *mark as i32)
         }
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
-            let name = format!(
-                "{:<4} {}",
-                protocol_name(*protocol),
-                cfmt::addrport(addr, *port)
-            );
+        ServiceKey::Addr { protocol, addr, port } => {
+            let name = format!("{:<4} {}", protocol_name(*protocol), cfmt::addrport(addr, *port));
             if addr.is_ipv4() {
                 cut(name, 33)
             } else {
@@ -204,11 +190,7 @@ fn dest_line(out: &mut String, e: &DestinationEntry, opts: ListOptions) {
         largenums(out, totals(st));
     } else if opts.rate {
         // Packet rates print plainly (%8llu), only the byte rates go through largenum.
-        let _ = write!(
-            out,
-            "  -> {name:<28} {:>8} {:>8} {:>8}",
-            st.cps, st.inpps, st.outpps
-        );
+        let _ = write!(out, "  -> {name:<28} {:>8} {:>8} {:>8}", st.cps, st.inpps, st.outpps);
         cfmt::largenum(out, st.inbps);
         cfmt::largenum(out, st.outbps);
     } else {

@@ -7,10 +7,7 @@ use super::*;
 use crate::model::{ConnCounts, Destination, Family, Forwarding, ServiceEntry, Stats, Table};
 use crate::text::fixtures::{self, dest, fwm, svc, table, tcp};
 
-const INFO: Info = Info {
-    version: 0x01_02_01,
-    conn_tab_size: 4096,
-};
+const INFO: Info = Info { version: 0x01_02_01, conn_tab_size: 4096 };
 
 const HEADER: &str = "IP Virtual Server version 1.2.1 (size=4096)";
 const TITLE: &str = "Prot LocalAddress:Port Scheduler Flags\n  \
@@ -21,10 +18,7 @@ fn listed(t: &Table, conns: impl Fn(&Destination) -> ConnCounts) -> Vec<ListedSe
     t.services
         .iter()
         .map(|ts| ListedService {
-            entry: ServiceEntry {
-                service: ts.service.clone(),
-                stats: Stats::default(),
-            },
+            entry: ServiceEntry { service: ts.service.clone(), stats: Stats::default() },
             destinations: ts
                 .destinations
                 .iter()
@@ -46,25 +40,14 @@ fn lines(ls: &[&str]) -> String {
 
 #[test]
 fn empty_table_prints_header_and_title() {
-    assert_eq!(
-        render(&INFO, &[], ListOptions::default()),
-        lines(&[HEADER, TITLE])
-    );
+    assert_eq!(render(&INFO, &[], ListOptions::default()), lines(&[HEADER, TITLE]));
 }
 
 #[test]
 fn web_matches_ipvsadm_ln() {
     let l = listed(&fixtures::web(), |d| match d.weight {
-        5 => ConnCounts {
-            active: 12,
-            inactive: 345,
-            persistent: 0,
-        },
-        2 => ConnCounts {
-            active: 7,
-            inactive: 1,
-            persistent: 0,
-        },
+        5 => ConnCounts { active: 12, inactive: 345, persistent: 0 },
+        2 => ConnCounts { active: 7, inactive: 1, persistent: 0 },
         _ => ConnCounts::default(),
     });
     let expected = lines(&[
@@ -154,16 +137,10 @@ fn stats_use_largenum_columns() {
         "TCP  10.0.0.1:80                         0 99999999  100000K    1234G  123456T",
         "  -> 10.0.1.1:80                         0 99999999  100000K    1234G  123456T",
     ]);
-    let opts = ListOptions {
-        stats: true,
-        rate: false,
-    };
+    let opts = ListOptions { stats: true, rate: false };
     assert_eq!(render(&INFO, &one_service(stats), opts), expected);
     // --stats wins over --rate, as FMT_STATS is tested first.
-    let both = ListOptions {
-        stats: true,
-        rate: true,
-    };
+    let both = ListOptions { stats: true, rate: true };
     assert_eq!(render(&INFO, &one_service(stats), both), expected);
 }
 
@@ -185,10 +162,7 @@ fn rate_prints_packet_rates_plainly_for_servers() {
         // 10^11 bytes/s keeps its low 32 bits for a server (see the test below).
         "  -> 10.0.1.1:80                         5 1234567890        7  999999K    1215M",
     ]);
-    let opts = ListOptions {
-        stats: false,
-        rate: true,
-    };
+    let opts = ListOptions { stats: false, rate: true };
     assert_eq!(render(&INFO, &one_service(stats), opts), expected);
 }
 
@@ -220,15 +194,9 @@ fn services_and_servers_are_sorted_like_ipvsadm() {
 
 #[test]
 fn version_parts_are_bytes() {
-    let info = Info {
-        version: 0x0103_0405,
-        conn_tab_size: u32::MAX,
-    };
+    let info = Info { version: 0x0103_0405, conn_tab_size: u32::MAX };
     let out = render(&info, &[], ListOptions::default());
-    assert!(
-        out.starts_with("IP Virtual Server version 3.4.5 (size=-1)\n"),
-        "{out}"
-    );
+    assert!(out.starts_with("IP Virtual Server version 3.4.5 (size=-1)\n"), "{out}");
 }
 
 #[test]
@@ -251,9 +219,6 @@ fn server_counters_keep_their_low_32_bits_except_bytes() {
         "TCP  10.0.0.1:80                     4294M    4294M    4294M    4294M    4294M",
         "  -> 10.0.1.1:80                         5        5        5    4294M    4294M",
     ]);
-    let opts = ListOptions {
-        stats: true,
-        rate: false,
-    };
+    let opts = ListOptions { stats: true, rate: false };
     assert_eq!(render(&INFO, &one_service(stats), opts), expected);
 }

@@ -112,10 +112,7 @@ pub(crate) struct Present {
 
 impl Default for Present {
     fn default() -> Self {
-        Present {
-            bits: 0,
-            columns: [None; 34],
-        }
+        Present { bits: 0, columns: [None; 34] }
     }
 }
 
@@ -160,10 +157,9 @@ fn rule(cmd: Cmd, optc: usize) -> Rule {
         TUN_REMCSUM,
     ];
     let (required, optional): (&[usize], &[usize]) = match cmd {
-        Cmd::Add | Cmd::Edit => (
-            &[SERVICE],
-            &[SCHEDULER, PERSISTENT, NETMASK, ONEPACKET, PE, SCHED_FLAGS],
-        ),
+        Cmd::Add | Cmd::Edit => {
+            (&[SERVICE], &[SCHEDULER, PERSISTENT, NETMASK, ONEPACKET, PE, SCHED_FLAGS])
+        }
         Cmd::Del => (&[SERVICE], &[]),
         Cmd::AddDest | Cmd::EditDest => (&[SERVICE, SERVER], DEST_OPTIONAL),
         Cmd::DelDest => (&[SERVICE, SERVER], &[]),
@@ -274,10 +270,7 @@ mod tests {
         );
         let e = generic_opt_check(Cmd::Add, &present(&[SERVICE, WEIGHT, SERVER]))
             .expect_err("should be refused");
-        assert_eq!(
-            e.message,
-            "Illegal 'real-server' option with the 'add-service' command"
-        );
+        assert_eq!(e.message, "Illegal 'real-server' option with the 'add-service' command");
         assert_eq!(e.column, Some(3));
         assert!(generic_opt_check(Cmd::Flush, &present(&[])).is_ok());
         assert!(generic_opt_check(Cmd::Zero, &present(&[])).is_ok());
@@ -289,9 +282,7 @@ mod tests {
         assert!(tunnel_opt_check(1, &present(&[TUN_TYPE, TUN_PORT, TUN_CSUM])).is_ok());
         assert!(tunnel_opt_check(2, &present(&[TUN_TYPE, TUN_NOCSUM])).is_ok());
         let msg = |t, opts: &[usize]| {
-            tunnel_opt_check(t, &present(opts))
-                .expect_err("should be refused")
-                .message
+            tunnel_opt_check(t, &present(opts)).expect_err("should be refused").message
         };
         assert_eq!(
             msg(1, &[TUN_TYPE]),

@@ -54,12 +54,7 @@ fn inet_addr_bytes(addr: &IpAddr) -> [u8; 16] {
 /// `ntohl(a) - ntohl(b)` assigned to an `int`.
 fn word_diff(a: &[u8; 16], b: &[u8; 16], word: usize) -> i32 {
     let w = |x: &[u8; 16]| {
-        u32::from_be_bytes([
-            x[4 * word],
-            x[4 * word + 1],
-            x[4 * word + 2],
-            x[4 * word + 3],
-        ])
+        u32::from_be_bytes([x[4 * word], x[4 * word + 1], x[4 * word + 2], x[4 * word + 3]])
     };
     w(a).wrapping_sub(w(b)) as i32
 }
@@ -68,10 +63,7 @@ fn word_diff(a: &[u8; 16], b: &[u8; 16], word: usize) -> i32 {
 /// chosen by the family of the left-hand entry.
 fn addr_diff(v6: bool, a: &[u8; 16], b: &[u8; 16]) -> i32 {
     if v6 {
-        (0..4)
-            .map(|i| word_diff(a, b, i))
-            .find(|r| *r != 0)
-            .unwrap_or(0)
+        (0..4).map(|i| word_diff(a, b, i)).find(|r| *r != 0).unwrap_or(0)
     } else {
         word_diff(a, b, 0)
     }
@@ -90,11 +82,7 @@ struct SvcSortKey {
 impl SvcSortKey {
     fn of(key: &ServiceKey) -> Self {
         match key {
-            ServiceKey::Addr {
-                protocol,
-                addr,
-                port,
-            } => SvcSortKey {
+            ServiceKey::Addr { protocol, addr, port } => SvcSortKey {
                 fwmark: 0,
                 af: Family::of(addr).to_af(),
                 protocol: protocol.number(),
@@ -146,20 +134,15 @@ fn cmp_dests(a: &Destination, b: &Destination) -> i32 {
 /// Items reordered as ipvsadm lists services, given their order as read from the kernel.
 pub(crate) fn services<T>(items: &[T], key: impl Fn(&T) -> &ServiceKey) -> Vec<&T> {
     let keys: Vec<SvcSortKey> = items.iter().map(|t| SvcSortKey::of(key(t))).collect();
-    merge_sort(items.len(), &|a, b| keys[a].cmp(&keys[b]))
-        .into_iter()
-        .map(|i| &items[i])
-        .collect()
+    merge_sort(items.len(), &|a, b| keys[a].cmp(&keys[b])).into_iter().map(|i| &items[i]).collect()
 }
 
 /// Items reordered as ipvsadm lists the destinations of one service.
 pub(crate) fn destinations<T>(items: &[T], dest: impl Fn(&T) -> &Destination) -> Vec<&T> {
-    merge_sort(items.len(), &|a, b| {
-        cmp_dests(dest(&items[a]), dest(&items[b]))
-    })
-    .into_iter()
-    .map(|i| &items[i])
-    .collect()
+    merge_sort(items.len(), &|a, b| cmp_dests(dest(&items[a]), dest(&items[b])))
+        .into_iter()
+        .map(|i| &items[i])
+        .collect()
 }
 
 #[cfg(test)]
@@ -176,27 +159,15 @@ mod tests {
     }
 
     fn names(keys: &[ServiceKey]) -> Vec<String> {
-        services(keys, |k| k)
-            .iter()
-            .map(|k| k.to_string())
-            .collect()
+        services(keys, |k| k).iter().map(|k| k.to_string()).collect()
     }
 
     #[test]
     fn services_sort_by_fwmark_family_protocol_address_port() {
         let keys = vec![
-            ServiceKey::Fwmark {
-                family: Family::Inet6,
-                mark: 1,
-            },
-            ServiceKey::Fwmark {
-                family: Family::Inet,
-                mark: 2,
-            },
-            ServiceKey::Fwmark {
-                family: Family::Inet,
-                mark: 1,
-            },
+            ServiceKey::Fwmark { family: Family::Inet6, mark: 1 },
+            ServiceKey::Fwmark { family: Family::Inet, mark: 2 },
+            ServiceKey::Fwmark { family: Family::Inet, mark: 1 },
             tcp("2001:db8::1", 80),
             ServiceKey::Addr {
                 protocol: Protocol::Udp,

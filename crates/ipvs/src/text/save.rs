@@ -47,11 +47,7 @@ pub fn parse(input: &str) -> Result<Table, ParseError> {
         if line.starts_with('#') {
             continue;
         }
-        let err = |column, message| ParseError {
-            line: i + 1,
-            column,
-            message,
-        };
+        let err = |column, message| ParseError { line: i + 1, column, message };
         let op = command::parse_line(line).map_err(|e| err(e.column, e.message))?;
         if let Some(op) = op {
             apply(&mut table, op).map_err(|m| err(None, m))?;
@@ -97,10 +93,7 @@ pub fn saved_view(table: &Table) -> Table {
                     d
                 })
                 .collect();
-            TableService {
-                service,
-                destinations,
-            }
+            TableService { service, destinations }
         })
         .collect();
     Table { services }
@@ -112,23 +105,11 @@ fn saved_tunnel(d: &Destination) -> Tunnel {
     }
     let t = d.tunnel;
     match t.kind.unwrap_or(TunnelType::Ipip) {
-        TunnelType::Gue => Tunnel {
-            kind: t.kind,
-            port: t.port,
-            flags: flag_opt(t.flags).1,
-        },
-        TunnelType::Gre => Tunnel {
-            kind: t.kind,
-            port: 0,
-            flags: flag_opt(t.flags).1,
-        },
+        TunnelType::Gue => Tunnel { kind: t.kind, port: t.port, flags: flag_opt(t.flags).1 },
+        TunnelType::Gre => Tunnel { kind: t.kind, port: 0, flags: flag_opt(t.flags).1 },
         // ipip prints no options and an unknown type prints none at all: both read back as
         // the default tunnel type.
-        _ => Tunnel {
-            kind: Some(TunnelType::Ipip),
-            port: 0,
-            flags: TunnelFlags::default(),
-        },
+        _ => Tunnel { kind: Some(TunnelType::Ipip), port: 0, flags: TunnelFlags::default() },
     }
 }
 
@@ -142,15 +123,9 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
     match op {
         Op::AddService(service) => {
             if find(table, &service.key).is_some() {
-                return Err(format!(
-                    "duplicate service {}: it already exists",
-                    service.key
-                ));
+                return Err(format!("duplicate service {}: it already exists", service.key));
             }
-            table.services.push(TableService {
-                service,
-                destinations: Vec::new(),
-            });
+            table.services.push(TableService { service, destinations: Vec::new() });
         }
         Op::EditService(service) => {
             let i = find(table, &service.key).ok_or_else(|| missing(&service.key))?;
@@ -179,9 +154,7 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
             let i = find(table, &key).ok_or_else(|| missing(&key))?;
             let dests = &mut table.services[i].destinations;
             if dests.iter().any(|d| d.key() == dest.key()) {
-                return Err(format!(
-                    "duplicate server {dest} in service {key}: it already exists"
-                ));
+                return Err(format!("duplicate server {dest} in service {key}: it already exists"));
             }
             dests.push(dest);
         }
@@ -197,12 +170,9 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
         Op::DelDest(key, (addr, port)) => {
             let i = find(table, &key).ok_or_else(|| missing(&key))?;
             let dests = &mut table.services[i].destinations;
-            let j = dests
-                .iter()
-                .position(|d| d.key() == (addr, port))
-                .ok_or_else(|| {
-                    format!("no server {} in service {key}", cfmt::addrport(&addr, port))
-                })?;
+            let j = dests.iter().position(|d| d.key() == (addr, port)).ok_or_else(|| {
+                format!("no server {} in service {key}", cfmt::addrport(&addr, port))
+            })?;
             dests.remove(j);
         }
     }
@@ -213,19 +183,9 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
 /// `-f MARK [-6]` or `-t|-u|--sctp-service ADDR:PORT`. Marks print with `%d`.
 fn rule_service_name(key: &ServiceKey) -> String {
     match key {
-        ServiceKey::Fwmark {
-            family: Family::Inet6,
-            mark,
-        } => format!("-f {} -6", *mark as i32),
-        ServiceKey::Fwmark {
-            family: Family::Inet,
-            mark,
-        } => format!("-f {}", *mark as i32),
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
+        ServiceKey::Fwmark { family: Family::Inet6, mark } => format!("-f {} -6", *mark as i32),
+        ServiceKey::Fwmark { family: Family::Inet, mark } => format!("-f {}", *mark as i32),
+        ServiceKey::Addr { protocol, addr, port } => {
             let opt = match protocol {
                 Protocol::Tcp => "-t",
                 Protocol::Udp => "-u",
@@ -275,11 +235,7 @@ pub(crate) fn sched_flags_text(s: &Service) -> Option<String> {
             (ServiceFlags::IP_VS_SVC_F_SCHED3, "flag-3"),
         ],
     };
-    let set: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| f.contains(*b))
-        .map(|(_, n)| *n)
-        .collect();
+    let set: Vec<&str> = names.iter().filter(|(b, _)| f.contains(*b)).map(|(_, n)| *n).collect();
     (!set.is_empty()).then(|| set.join(","))
 }
 
@@ -330,20 +286,11 @@ fn fwd_switch(f: Forwarding) -> &'static str {
 /// are defined; other values (not producible with ipvsadm) print the strongest checksum.
 fn flag_opt(flags: TunnelFlags) -> (&'static str, TunnelFlags) {
     if flags.0 & TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM != 0 {
-        (
-            "--tun-remcsum",
-            TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM),
-        )
+        ("--tun-remcsum", TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM))
     } else if flags.0 & TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM != 0 {
-        (
-            "--tun-csum",
-            TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM),
-        )
+        ("--tun-csum", TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM))
     } else {
-        (
-            "--tun-nocsum",
-            TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM),
-        )
+        ("--tun-nocsum", TunnelFlags(TunnelFlags::IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM))
     }
 }
 
@@ -362,12 +309,7 @@ fn dest_rule(out: &mut String, name: &str, d: &Destination) {
         let _ = match t.kind.unwrap_or(TunnelType::Ipip) {
             TunnelType::Gre => write!(out, " --tun-type gre {}", flag_opt(t.flags).0),
             TunnelType::Gue => {
-                write!(
-                    out,
-                    " --tun-type gue --tun-port {} {}",
-                    t.port,
-                    flag_opt(t.flags).0
-                )
+                write!(out, " --tun-type gue --tun-port {} {}", t.port, flag_opt(t.flags).0)
             }
             TunnelType::Ipip => write!(out, " --tun-type ipip"),
             TunnelType::Other(_) => Ok(()),

@@ -192,10 +192,7 @@ fn defaults_follow_ipvsadm() {
     assert_eq!(s.service.netmask, Netmask::full(Family::Inet));
     assert_eq!(s.service.timeout, 0);
     // Direct routing is the default and forces the service port.
-    assert_eq!(
-        s.destinations[0],
-        dest("10.0.0.2", 80, Forwarding::Route, 1)
-    );
+    assert_eq!(s.destinations[0], dest("10.0.0.2", 80, Forwarding::Route, 1));
     let t = parse_ok("-A -t [::1]:80 -p\n");
     assert_eq!(t.services[0].service.netmask, Netmask::V6Prefix(128));
     assert_eq!(t.services[0].service.timeout, 360);
@@ -219,13 +216,7 @@ fn edit_replaces_the_whole_service_and_server() {
 #[test]
 fn clear_empties_the_table() {
     let t = parse_ok("-A -t 10.0.0.1:80\n-C\n-A -u 10.0.0.1:53\n");
-    assert_eq!(
-        t,
-        table(vec![(
-            svc(fixtures::key(Protocol::Udp, "10.0.0.1", 53), "wlc"),
-            vec![]
-        )])
-    );
+    assert_eq!(t, table(vec![(svc(fixtures::key(Protocol::Udp, "10.0.0.1", 53), "wlc"), vec![])]));
 }
 
 #[test]
@@ -256,11 +247,7 @@ fn errors_name_line_column_and_expectation() {
 
     let e = parse_err("-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80 -s rr\n");
     assert_eq!(e.line, 2);
-    assert!(
-        e.message.contains("duplicate service 10.0.0.1:80/tcp"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("duplicate service 10.0.0.1:80/tcp"), "{}", e.message);
 
     let e = parse_err("-a -t 10.0.0.1:80 -r 10.0.0.2\n");
     assert_eq!(e.line, 1);
@@ -268,66 +255,32 @@ fn errors_name_line_column_and_expectation() {
 
     let e = parse_err("-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648\n");
     assert_eq!((e.line, e.column), (2, Some(34)));
-    assert!(
-        e.message.contains("illegal weight specified: `2147483648'"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("illegal weight specified: `2147483648'"), "{}", e.message);
 
     let cases: &[(&str, &str)] = &[
         ("-A -t 10.0.0.300:80", "illegal virtual server address"),
         ("-A -t host.example:80", "illegal virtual server address"),
         ("-A -t 10.0.0.1:99999", "illegal virtual server address"),
-        (
-            "-A -t 10.0.0.1",
-            "Zero port specified for non-persistent service",
-        ),
-        (
-            "-A -t 10.0.0.1:80 -o",
-            "One-Packet Scheduling is only for UDP",
-        ),
-        (
-            "-A -t 10.0.0.1:80 -u 10.0.0.1:80",
-            "multiple 'service-address' options",
-        ),
+        ("-A -t 10.0.0.1", "Zero port specified for non-persistent service"),
+        ("-A -t 10.0.0.1:80 -o", "One-Packet Scheduling is only for UDP"),
+        ("-A -t 10.0.0.1:80 -u 10.0.0.1:80", "multiple 'service-address' options"),
         ("-A -t 10.0.0.1:80 -A", "multiple commands"),
         ("-t 10.0.0.1:80 -A", "expected a command"),
         ("10.0.0.1", "expected a command"),
         ("-L -n", "not a table command"),
-        (
-            "-A -t 10.0.0.1:80 -r 10.0.0.2",
-            "Illegal 'real-server' option with the 'add-service'",
-        ),
+        ("-A -t 10.0.0.1:80 -r 10.0.0.2", "Illegal 'real-server' option with the 'add-service'"),
         ("-A -t 10.0.0.1:80 extra", "unexpected argument extra"),
         ("-A -t 10.0.0.1:80 -p 0", "invalid timeout value `0'"),
-        (
-            "-A -t 10.0.0.1:80 -s rr -b sh-port",
-            "incompatible scheduler flag `sh-port'",
-        ),
-        (
-            "-A -t 10.0.0.1:80 -b bogus",
-            "invalid scheduler flag `bogus'",
-        ),
-        (
-            "-A -t 10.0.0.1:80 -p -M 255.255.0.x",
-            "illegal virtual server persistent mask",
-        ),
+        ("-A -t 10.0.0.1:80 -s rr -b sh-port", "incompatible scheduler flag `sh-port'"),
+        ("-A -t 10.0.0.1:80 -b bogus", "invalid scheduler flag `bogus'"),
+        ("-A -t 10.0.0.1:80 -p -M 255.255.0.x", "illegal virtual server persistent mask"),
         ("-A -t [::1]:80 -p -M 129", "illegal ipv6 netmask"),
         ("-A -6 -f 1", "-6 used before -f"),
         ("-A -f 0", "invalid fwmark value `0'"),
-        (
-            "-a -t 10.0.0.1:80",
-            "You need to supply the 'real-server' option",
-        ),
+        ("-a -t 10.0.0.1:80", "You need to supply the 'real-server' option"),
         ("-a -t 10.0.0.1:80 -r [::1]:80", "Different address family"),
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2 --tun-type gre",
-            "Tunnel options conflict",
-        ),
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gue",
-            "You need to supply the 'tun-port'",
-        ),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 --tun-type gre", "Tunnel options conflict"),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gue", "You need to supply the 'tun-port'"),
         (
             "-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-port 1",
             "Illegal 'tun-port' option with the 'ipip'",
@@ -336,18 +289,9 @@ fn errors_name_line_column_and_expectation() {
             "-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-csum --tun-nocsum",
             "The option 'tun-csum' conflicts with the 'tun-nocsum'",
         ),
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type vxlan",
-            "illegal tunnel type",
-        ),
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2 -g -m",
-            "multiple 'forwarding-method'",
-        ),
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2 -w",
-            "option -w requires an argument",
-        ),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type vxlan", "illegal tunnel type"),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -g -m", "multiple 'forwarding-method'"),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2 -w", "option -w requires an argument"),
     ];
     for (line, want) in cases {
         let e = parse_err(&format!("-A -t 10.0.0.9:80\n{line}\n"));
@@ -360,10 +304,7 @@ fn errors_name_line_column_and_expectation() {
 fn kernel_refusals_are_errors_too() {
     let base = "-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2\n";
     let cases: &[(&str, &str)] = &[
-        (
-            "-a -t 10.0.0.1:80 -r 10.0.0.2",
-            "duplicate server 10.0.0.2:80",
-        ),
+        ("-a -t 10.0.0.1:80 -r 10.0.0.2", "duplicate server 10.0.0.2:80"),
         ("-e -t 10.0.0.1:80 -r 10.0.0.3", "no server 10.0.0.3:80"),
         ("-d -t 10.0.0.1:80 -r 10.0.0.3:80", "no server 10.0.0.3:80"),
         ("-E -t 10.0.0.1:81", "not defined"),
@@ -383,13 +324,7 @@ fn kernel_refusals_are_errors_too() {
 
 /// A generated table in the form a round trip keeps.
 fn arb_table() -> impl Strategy<Value = Table> {
-    let dest_spec = (
-        0u8..4,
-        1u8..250,
-        prop_oneof![Just(0u16), 1u16..9000],
-        0u32..=65535,
-        0u8..6,
-    );
+    let dest_spec = (0u8..4, 1u8..250, prop_oneof![Just(0u16), 1u16..9000], 0u32..=65535, 0u8..6);
     let service = (
         0u8..5,
         1u8..250,
@@ -421,14 +356,7 @@ fn arb_table() -> impl Strategy<Value = Table> {
                     addr: addr(host),
                     port,
                 },
-                _ => fwm(
-                    if host % 2 == 0 {
-                        Family::Inet
-                    } else {
-                        Family::Inet6
-                    },
-                    u32::from(host),
-                ),
+                _ => fwm(if host % 2 == 0 { Family::Inet } else { Family::Inet6 }, u32::from(host)),
             };
             if t.services.iter().any(|ts| ts.service.key == key) {
                 continue;
@@ -447,13 +375,8 @@ fn arb_table() -> impl Strategy<Value = Table> {
                     },
                 );
             }
-            let udp_or_mark = !matches!(
-                key,
-                crate::model::ServiceKey::Addr {
-                    protocol: Protocol::Tcp,
-                    ..
-                }
-            );
+            let udp_or_mark =
+                !matches!(key, crate::model::ServiceKey::Addr { protocol: Protocol::Tcp, .. });
             if extra == 1 && udp_or_mark {
                 s.flags.set(ServiceFlags::IP_VS_SVC_F_ONEPACKET, true);
             }
@@ -497,10 +420,7 @@ fn arb_table() -> impl Strategy<Value = Table> {
                     ds.push(d);
                 }
             }
-            t.services.push(crate::model::TableService {
-                service: s,
-                destinations: ds,
-            });
+            t.services.push(crate::model::TableService { service: s, destinations: ds });
         }
         t
     })

@@ -49,10 +49,7 @@ pub(crate) fn parse_service(buf: &str, protocol: u16) -> Option<HostPort> {
     };
     let number = cfmt::string_to_number(p, 0, 65535).and_then(|n| u16::try_from(n).ok());
     let port = number.or_else(|| cfmt::service_port(p, proto))?;
-    Some(HostPort {
-        addr,
-        port: Some(port),
-    })
+    Some(HostPort { addr, port: Some(port) })
 }
 
 /// ipvsadm `parse_sched_flags`: comma-separated (strtok, so empty items are skipped); the
@@ -94,9 +91,7 @@ pub(crate) fn parse_sched_flags(sched: &str, arg: &str) -> Result<u32, String> {
 pub(crate) fn number(value: &str, min: i64, max: i64, what: &str) -> Result<u32, String> {
     match cfmt::string_to_number(value, min, max) {
         Some(n) => Ok(n as u32),
-        None => Err(format!(
-            "illegal {what} specified: `{value}' (expected {min}..={max})"
-        )),
+        None => Err(format!("illegal {what} specified: `{value}' (expected {min}..={max})")),
     }
 }
 
@@ -141,10 +136,7 @@ mod tests {
     fn sched_flags() {
         let f = ServiceFlags::IP_VS_SVC_F_SCHED1 | ServiceFlags::IP_VS_SVC_F_SCHED3;
         assert_eq!(parse_sched_flags("rr", ",flag-3,,flag-1,"), Ok(f));
-        assert_eq!(
-            parse_sched_flags("sh", "sh-port"),
-            Ok(ServiceFlags::IP_VS_SVC_F_SCHED2)
-        );
+        assert_eq!(parse_sched_flags("sh", "sh-port"), Ok(ServiceFlags::IP_VS_SVC_F_SCHED2));
         assert!(parse_sched_flags("wlc", "sh-port").is_err());
         assert!(parse_sched_flags("mh", "flag-4").is_err());
         assert!(parse_sched_flags("mh", ",").is_err());

@@ -9,13 +9,7 @@ pub const CTRL_ATTR_FAMILY_NAME: u16 = 2;
 
 /// `CTRL_CMD_GETFAMILY` for `name`.
 pub fn get_family(b: &mut MessageBuilder, seq: u32, name: &str) {
-    b.begin_genl(
-        GENL_ID_CTRL,
-        NLM_F_REQUEST | NLM_F_ACK,
-        seq,
-        CTRL_CMD_GETFAMILY,
-        1,
-    );
+    b.begin_genl(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, seq, CTRL_CMD_GETFAMILY, 1);
     b.put_cstr(CTRL_ATTR_FAMILY_NAME, name);
     b.end_message();
 }
@@ -61,17 +55,13 @@ mod tests {
         ];
         // The id attribute is cut: decoding must fail cleanly, then succeed when whole.
         let msg = Messages::new(&reply).next().unwrap().unwrap();
-        let Reply::Genl { attrs, .. } = msg.reply().unwrap() else {
-            panic!("not genl")
-        };
+        let Reply::Genl { attrs, .. } = msg.reply().unwrap() else { panic!("not genl") };
         assert!(parse_family_id(attrs).is_err());
         let mut whole = reply.to_vec();
         whole.extend_from_slice(&[0x1c, 0, 0, 0]);
         whole[0] = 40;
         let msg = Messages::new(&whole).next().unwrap().unwrap();
-        let Reply::Genl { attrs, .. } = msg.reply().unwrap() else {
-            panic!("not genl")
-        };
+        let Reply::Genl { attrs, .. } = msg.reply().unwrap() else { panic!("not genl") };
         assert_eq!(parse_family_id(attrs).unwrap(), 0x1c);
     }
 }

@@ -3,7 +3,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Attrs, DecodeError, MessageBuilder, IPVS_CMD_ATTR_DAEMON};
-use crate::model::{DaemonState, SyncDaemon, AF_INET6};
+use crate::global::{DaemonState, SyncDaemon};
+use crate::model::AF_INET6;
 
 pub const IPVS_DAEMON_ATTR_STATE: u16 = 1;
 pub const IPVS_DAEMON_ATTR_MCAST_IFN: u16 = 2;
@@ -29,7 +30,9 @@ pub fn put_full(b: &mut MessageBuilder, d: &SyncDaemon) {
         None => {}
     }
     if let Some(port) = d.mcast_port {
-        b.put_be16(IPVS_DAEMON_ATTR_MCAST_PORT, port);
+        // Unlike service ports, the kernel keeps this one in host order (it adds the
+        // thread id, then htons()).
+        b.put_u16(IPVS_DAEMON_ATTR_MCAST_PORT, port);
     }
     if let Some(ttl) = d.mcast_ttl {
         b.put_u8(IPVS_DAEMON_ATTR_MCAST_TTL, ttl);
@@ -64,7 +67,7 @@ pub fn parse(buf: &[u8]) -> Result<SyncDaemon, DecodeError> {
                 let g = attr.inet_addr(AF_INET6, "IPVS_DAEMON_ATTR_MCAST_GROUP6")?;
                 d.mcast_group = Some(g).filter(|g| !g.is_unspecified());
             }
-            IPVS_DAEMON_ATTR_MCAST_PORT => d.mcast_port = Some(attr.be16("MCAST_PORT")?),
+            IPVS_DAEMON_ATTR_MCAST_PORT => d.mcast_port = Some(attr.u16("MCAST_PORT")?),
             IPVS_DAEMON_ATTR_MCAST_TTL => d.mcast_ttl = Some(attr.u8("MCAST_TTL")?),
             _ => {}
         }
@@ -91,5 +94,11 @@ mod tests {
         assert_eq!(parse(attr.payload).unwrap(), d);
         // STATE first: u32 1
         assert_eq!(&attr.payload[..8], &[8, 0, 1, 0, 1, 0, 0, 0]);
+        // MCAST_PORT 8848 = 0x2290 in host (little-endian) order, as the kernel reads it.
+        let port = Attrs::new(attr.payload)
+            .map(Result::unwrap)
+            .find(|a| a.kind == IPVS_DAEMON_ATTR_MCAST_PORT)
+            .unwrap();
+        assert_eq!(port.payload, &[0x90, 0x22]);
     }
 }

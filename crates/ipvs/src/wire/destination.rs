@@ -110,11 +110,7 @@ pub fn parse(buf: &[u8], service_af: u16) -> Result<DestinationEntry, DecodeErro
         tunnel,
     }
     .normalized();
-    Ok(DestinationEntry {
-        destination,
-        conns,
-        stats: stats64.or(stats).unwrap_or_default(),
-    })
+    Ok(DestinationEntry { destination, conns, stats: stats64.or(stats).unwrap_or_default() })
 }
 
 #[cfg(test)]

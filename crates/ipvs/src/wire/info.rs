@@ -4,7 +4,7 @@ use super::{
     Attrs, DecodeError, MessageBuilder, IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
     IPVS_CMD_ATTR_TIMEOUT_UDP,
 };
-use crate::model::{Info, Timeouts};
+use crate::global::{Info, Timeouts};
 
 pub const IPVS_INFO_ATTR_VERSION: u16 = 1;
 pub const IPVS_INFO_ATTR_CONN_TAB_SIZE: u16 = 2;
@@ -64,11 +64,7 @@ mod tests {
 
     #[test]
     fn timeouts_roundtrip() {
-        let t = Timeouts {
-            tcp: 900,
-            tcp_fin: 120,
-            udp: 300,
-        };
+        let t = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
         let mut b = MessageBuilder::new();
         put_timeouts(&mut b, &t);
         assert_eq!(parse_timeouts(b.as_bytes()).unwrap(), t);

@@ -4,6 +4,7 @@
 //! (several messages may share one buffer, so a whole batch goes out in one `send`) and
 //! parsing replies with [`Messages`] and [`Attrs`]. No sockets, no clocks.
 
+pub mod acks;
 pub mod ctrl;
 pub mod daemon;
 pub mod destination;
@@ -68,11 +69,7 @@ pub enum DecodeError {
     #[error("attribute {kind} truncated: length {len}")]
     BadAttr { kind: u16, len: usize },
     #[error("attribute {what} has {len} bytes, expected {expected}")]
-    BadLength {
-        what: &'static str,
-        len: usize,
-        expected: usize,
-    },
+    BadLength { what: &'static str, len: usize, expected: usize },
     #[error("missing attribute {0}")]
     Missing(&'static str),
     #[error("attribute {0} is not valid UTF-8")]
@@ -99,7 +96,7 @@ pub enum Reply<'a> {
     Ack,
     /// `NLMSG_ERROR` with a negative errno (kept positive here).
     Error(i32),
-    /// `NLMSG_DONE`: end of a dump.
+    /// `NLMSG_DONE`: end of a dump (a dump that failed ends with [`Reply::Error`]).
     Done,
     /// A generic netlink message: command and its top-level attributes.
     Genl { cmd: u8, attrs: &'a [u8] },
@@ -113,13 +110,13 @@ impl<'a> Message<'a> {
         match self.kind {
             NLMSG_ERROR => {
                 let code = read_i32(self.payload, "nlmsgerr.error")?;
-                Ok(if code == 0 {
-                    Reply::Ack
-                } else {
-                    Reply::Error(-code)
-                })
+                Ok(if code == 0 { Reply::Ack } else { Reply::Error(-code) })
             }
-            NLMSG_DONE => Ok(Reply::Done),
+            // NLMSG_DONE carries the dump's final status; negative means it was cut short.
+            NLMSG_DONE => match read_i32(self.payload, "NLMSG_DONE status") {
+                Ok(code) if code < 0 => Ok(Reply::Error(-code)),
+                _ => Ok(Reply::Done),
+            },
             NLMSG_NOOP => Ok(Reply::Other(NLMSG_NOOP)),
             kind if kind < 0x10 => Ok(Reply::Other(kind)),
             _ => {
@@ -130,10 +127,7 @@ impl<'a> Message<'a> {
                         expected: GENL_HDRLEN,
                     });
                 }
-                Ok(Reply::Genl {
-                    cmd: self.payload[0],
-                    attrs: &self.payload[GENL_HDRLEN..],
-                })
+                Ok(Reply::Genl { cmd: self.payload[0], attrs: &self.payload[GENL_HDRLEN..] })
             }
         }
     }
@@ -160,10 +154,7 @@ impl<'a> Iterator for Messages<'a> {
         }
         let len = u32::from_ne_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
         if len < NLMSG_HDRLEN || len > self.buf.len() {
-            let err = DecodeError::Truncated {
-                declared: len,
-                available: self.buf.len(),
-            };
+            let err = DecodeError::Truncated { declared: len, available: self.buf.len() };
             self.buf = &[];
             return Some(Err(err));
         }
@@ -183,10 +174,6 @@ impl<'a> Iterator for Messages<'a> {
 fn read_i32(buf: &[u8], what: &'static str) -> Result<i32, DecodeError> {
     match buf.get(..4) {
         Some(b) => Ok(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-        None => Err(DecodeError::BadLength {
-            what,
-            len: buf.len(),
-            expected: 4,
-        }),
+        None => Err(DecodeError::BadLength { what, len: buf.len(), expected: 4 }),
     }
 }

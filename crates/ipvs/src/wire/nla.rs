@@ -90,8 +90,7 @@ impl MessageBuilder {
     pub fn begin_nested(&mut self, kind: u16) {
         self.nests.push(self.buf.len());
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf
-            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self.buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
     }
 
     pub fn end_nested(&mut self) {
@@ -134,14 +133,11 @@ pub struct Attr<'a> {
 
 impl<'a> Attr<'a> {
     fn exact<const N: usize>(&self, what: &'static str) -> Result<[u8; N], DecodeError> {
-        self.payload
-            .get(..N)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(DecodeError::BadLength {
-                what,
-                len: self.payload.len(),
-                expected: N,
-            })
+        self.payload.get(..N).and_then(|b| b.try_into().ok()).ok_or(DecodeError::BadLength {
+            what,
+            len: self.payload.len(),
+            expected: N,
+        })
     }
 
     pub fn u8(&self, what: &'static str) -> Result<u8, DecodeError> {
@@ -166,11 +162,7 @@ impl<'a> Attr<'a> {
 
     /// A string, with or without its terminating NUL.
     pub fn string(&self, what: &'static str) -> Result<String, DecodeError> {
-        let end = self
-            .payload
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.payload.len());
+        let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
         std::str::from_utf8(&self.payload[..end])
             .map(str::to_owned)
             .map_err(|_| DecodeError::BadString(what))
@@ -215,10 +207,7 @@ impl<'a> Iterator for Attrs<'a> {
             self.buf = &[];
             return Some(Err(DecodeError::BadAttr { kind, len }));
         }
-        let attr = Attr {
-            kind,
-            payload: &self.buf[NLA_HDRLEN..len],
-        };
+        let attr = Attr { kind, payload: &self.buf[NLA_HDRLEN..len] };
         let advance = align4(len).min(self.buf.len());
         self.buf = &self.buf[advance..];
         Some(Ok(attr))

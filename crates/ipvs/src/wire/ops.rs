@@ -7,7 +7,8 @@ use super::{
     IPVS_CMD_NEW_DEST, IPVS_CMD_NEW_SERVICE, IPVS_CMD_SET_CONFIG, IPVS_CMD_SET_DEST,
     IPVS_CMD_SET_SERVICE, IPVS_CMD_ZERO, IPVS_GENL_VERSION, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
-use crate::model::{DaemonState, ServiceKey, SyncDaemon, Timeouts};
+use crate::global::{DaemonState, SyncDaemon, Timeouts};
+use crate::model::ServiceKey;
 use crate::op::Op;
 
 const DO: u16 = NLM_F_REQUEST | NLM_F_ACK;
@@ -129,21 +130,14 @@ mod tests {
             port: 53,
         };
         let mut b = MessageBuilder::new();
-        op(
-            &mut b,
-            0x22,
-            10,
-            &Op::DeleteDestination(key, "198.51.100.1".parse().unwrap(), 53),
-        );
+        op(&mut b, 0x22, 10, &Op::DeleteDestination(key, "198.51.100.1".parse().unwrap(), 53));
         op(
             &mut b,
             0x22,
             11,
             &Op::AddDestination(key, Destination::new("198.51.100.2".parse().unwrap(), 53)),
         );
-        let msgs: Vec<_> = Messages::new(b.as_bytes())
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let msgs: Vec<_> = Messages::new(b.as_bytes()).collect::<Result<_, _>>().unwrap();
         assert_eq!(msgs.len(), 2);
         assert_eq!((msgs[0].seq, msgs[1].seq), (10, 11));
         assert!(msgs.iter().all(|m| m.kind == 0x22 && m.flags == DO));

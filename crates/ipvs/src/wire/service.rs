@@ -26,11 +26,7 @@ pub const IP_VS_PENAME_MAXLEN: usize = 16;
 fn put_key_attrs(b: &mut MessageBuilder, key: &ServiceKey) {
     b.put_u16(IPVS_SVC_ATTR_AF, key.family().to_af());
     match key {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
+        ServiceKey::Addr { protocol, addr, port } => {
             b.put_u16(IPVS_SVC_ATTR_PROTOCOL, protocol.number());
             b.put_inet_addr(IPVS_SVC_ATTR_ADDR, addr);
             b.put_be16(IPVS_SVC_ATTR_PORT, *port);
@@ -115,16 +111,10 @@ pub fn parse(buf: &[u8]) -> Result<ServiceEntry, DecodeError> {
     }
     let key = match (fwmark, protocol, addr, port) {
         (Some(mark), ..) if mark != 0 => ServiceKey::Fwmark { family, mark },
-        (_, Some(p), Some(addr), Some(port)) => ServiceKey::Addr {
-            protocol: Protocol::from_number(p),
-            addr,
-            port,
-        },
-        _ => {
-            return Err(DecodeError::Missing(
-                "IPVS_SVC_ATTR_FWMARK or PROTOCOL/ADDR/PORT",
-            ))
+        (_, Some(p), Some(addr), Some(port)) => {
+            ServiceKey::Addr { protocol: Protocol::from_number(p), addr, port }
         }
+        _ => return Err(DecodeError::Missing("IPVS_SVC_ATTR_FWMARK or PROTOCOL/ADDR/PORT")),
     };
     let service = Service {
         key,
@@ -136,10 +126,7 @@ pub fn parse(buf: &[u8]) -> Result<ServiceEntry, DecodeError> {
         netmask: netmask.map_or(Netmask::full(family), |m| netmask_from_kernel(family, m)),
         pe_name: pe,
     };
-    Ok(ServiceEntry {
-        service,
-        stats: stats64.or(stats).unwrap_or_default(),
-    })
+    Ok(ServiceEntry { service, stats: stats64.or(stats).unwrap_or_default() })
 }
 
 #[cfg(test)]
@@ -194,22 +181,13 @@ mod tests {
         b.put_u16(IPVS_SVC_ATTR_AF, crate::model::AF_INET6);
         b.put_u32(IPVS_SVC_ATTR_FWMARK, 7);
         b.put_cstr(IPVS_SVC_ATTR_SCHED_NAME, "mh");
-        b.put(
-            IPVS_SVC_ATTR_FLAGS,
-            &[0x0a, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
-        );
+        b.put(IPVS_SVC_ATTR_FLAGS, &[0x0a, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         b.put_u32(IPVS_SVC_ATTR_TIMEOUT, 0);
         b.put_u32(IPVS_SVC_ATTR_NETMASK, 64);
         b.put_cstr(IPVS_SVC_ATTR_PE_NAME, "");
         b.end_nested();
         let e = parse(&nested_payload(&b)).unwrap();
-        assert_eq!(
-            e.service.key,
-            ServiceKey::Fwmark {
-                family: Family::Inet6,
-                mark: 7
-            }
-        );
+        assert_eq!(e.service.key, ServiceKey::Fwmark { family: Family::Inet6, mark: 7 });
         assert_eq!(e.service.scheduler, Scheduler::Mh);
         assert_eq!(e.service.flags.0, ServiceFlags::IP_VS_SVC_F_SCHED1);
         assert_eq!(e.service.netmask, Netmask::V6Prefix(64));
@@ -234,9 +212,6 @@ mod tests {
         b.begin_nested(IPVS_CMD_ATTR_SERVICE);
         b.put_u32(IPVS_SVC_ATTR_FWMARK, 7);
         b.end_nested();
-        assert_eq!(
-            parse(&nested_payload(&b)),
-            Err(DecodeError::Missing("IPVS_SVC_ATTR_AF"))
-        );
+        assert_eq!(parse(&nested_payload(&b)), Err(DecodeError::Missing("IPVS_SVC_ATTR_AF")));
     }
 }

@@ -21,12 +21,7 @@ pub fn parse(buf: &[u8], wide: bool) -> Result<Stats, DecodeError> {
         let attr = attr?;
         // In the legacy set only the byte counters are 64-bit.
         let v = |what| {
-            if wide
-                || matches!(
-                    attr.kind,
-                    IPVS_STATS_ATTR_INBYTES | IPVS_STATS_ATTR_OUTBYTES
-                )
-            {
+            if wide || matches!(attr.kind, IPVS_STATS_ATTR_INBYTES | IPVS_STATS_ATTR_OUTBYTES) {
                 attr.u64(what)
             } else {
                 attr.u32(what).map(u64::from)
