@@ -58,3 +58,19 @@ fn restore_refuses_bad_input_before_touching_the_kernel() {
     assert!(stderr.contains("directorctl: <stdin>:2:"), "{stderr}");
     assert!(!stderr.contains("IPVS is not available"), "{stderr}");
 }
+
+#[test]
+fn restore_names_the_line_of_binary_garbage() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_directorctl"))
+        .args(["ipvs", "restore"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"-A -t 192.0.2.1:80 -s rr\n-a \xff\xfe\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim(), "directorctl: <stdin>:2:4: not valid UTF-8 text");
+}

@@ -310,3 +310,67 @@ fn batched_apply_reaches_the_desired_table_and_reports_every_refusal() {
     assert_eq!(err.failed.len(), 2, "{err}");
     assert!(c.destinations(&key).unwrap().iter().any(|e| e.destination == ok));
 }
+
+/// Prints the raw bytes of real kernel replies (a service dump and a destination dump)
+/// as hex, for the wire unit tests' fixtures: `--ignored --nocapture capture_`.
+#[test]
+#[ignore = "needs root and ip_vs: run in the VM (integration/vm)"]
+fn capture_kernel_replies_for_fixtures() {
+    use ipvs::wire::{ctrl, ops, MessageBuilder, Messages, Reply};
+    use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+    let mut c = fresh();
+    let key = tcp("192.0.2.1", 80);
+    let mut svc = Service::new(key);
+    svc.scheduler = Scheduler::Wrr;
+    svc.flags = ServiceFlags(ServiceFlags::IP_VS_SVC_F_PERSISTENT);
+    svc.timeout = 300;
+    svc.netmask = Netmask::V4("255.255.255.0".parse().unwrap());
+    c.execute(&Op::AddService(svc)).unwrap();
+    let mut d = dest("198.51.100.7", 8080, Forwarding::Masq, 3);
+    d.upper_threshold = 100;
+    d.lower_threshold = 10;
+    c.execute(&Op::AddDestination(key, d)).unwrap();
+
+    let mut sock = Socket::new(NETLINK_GENERIC).unwrap();
+    sock.bind_auto().unwrap();
+    sock.connect(&SocketAddr::new(0, 0)).unwrap();
+    // Reads until the data message of request `seq`, then through to its end.
+    let first_data = |sock: &Socket, seq: u32| -> Vec<u8> {
+        let mut found = None;
+        loop {
+            let mut buf = Vec::with_capacity(65536);
+            sock.recv(&mut buf, 0).unwrap();
+            for msg in Messages::new(&buf) {
+                let msg = msg.unwrap();
+                if msg.seq != seq {
+                    continue;
+                }
+                match msg.reply().unwrap() {
+                    Reply::Genl { .. } if found.is_none() => found = Some(msg.payload.to_vec()),
+                    Reply::Ack | Reply::Done => return found.unwrap(),
+                    Reply::Error(e) => panic!("errno {e}"),
+                    _ => {}
+                }
+            }
+        }
+    };
+    let mut b = MessageBuilder::new();
+    ctrl::get_family(&mut b, 1, "IPVS");
+    sock.send(b.as_bytes(), 0).unwrap();
+    let reply = first_data(&sock, 1);
+    let family = ctrl::parse_family_id(&reply[4..]).unwrap();
+    b.clear();
+    ops::dump_services(&mut b, family, 2);
+    ops::dump_destinations(&mut b, family, 3, &key);
+    for (name, seq) in [("service dump", 2), ("destination dump", 3)] {
+        // One request at a time: a socket runs one dump at once.
+        let msgs: Vec<_> = Messages::new(b.as_bytes()).map(Result::unwrap).collect();
+        let m = msgs.iter().find(|m| m.seq == seq).unwrap();
+        let start = m.payload.as_ptr() as usize - b.as_bytes().as_ptr() as usize - 16;
+        let len = 16 + m.payload.len();
+        sock.send(&b.as_bytes()[start..start + len], 0).unwrap();
+        let payload = first_data(&sock, seq);
+        let hex: String = payload.iter().map(|x| format!("{x:02x}")).collect();
+        println!("CAPTURE {name} (genl payload, family {family}): {hex}");
+    }
+}

@@ -65,11 +65,19 @@ pub fn restore(
     source_name: &str,
     out: &mut dyn Write,
 ) -> Result<RestoreSummary, CtlError> {
-    let mut text = String::new();
     let started = Instant::now();
+    let mut bytes = Vec::new();
     input
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|err| CtlError::Io { what: format!("reading {source_name}"), err })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + good.iter().rev().take_while(|&&b| b != b'\n').count();
+        let message = "not valid UTF-8 text".to_string();
+        let err = save::ParseError { line, column: Some(column), message };
+        CtlError::Parse { source_name: source_name.to_string(), err }
+    })?;
     let desired = save::parse(&text)
         .map_err(|err| CtlError::Parse { source_name: source_name.to_string(), err })?
         .normalized();

@@ -15,6 +15,9 @@ pub mod stats;
 
 mod nla;
 
+#[cfg(test)]
+mod captured;
+
 pub use nla::{Attr, Attrs, MessageBuilder};
 
 use thiserror::Error;
