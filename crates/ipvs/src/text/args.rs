@@ -216,12 +216,30 @@ const SPECS: &[Spec] = &[
     spec("tun-remcsum", None, N, Tag::TunRemcsum),
 ];
 
+/// How an option was written, kept without allocating (every line has several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelled<'a> {
+    /// `-c`, alone or inside a cluster such as `-At`.
+    Short(char),
+    /// `--name`, as written (without any `=value`).
+    Long(&'a str),
+}
+
+impl std::fmt::Display for Spelled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Spelled::Short(c) => write!(f, "-{c}"),
+            Spelled::Long(s) => f.write_str(s),
+        }
+    }
+}
+
 /// One option as written on the line.
 #[derive(Debug, Clone)]
 pub(crate) struct Opt<'a> {
     pub tag: Tag,
     /// The option as the user spelled it (`-t`, `--tcp-service`), for messages.
-    pub spelled: String,
+    pub spelled: Spelled<'a>,
     pub column: usize,
     pub value: Option<Token<'a>>,
 }
@@ -297,7 +315,7 @@ fn scan_long<'a>(
         Some(eq) => (&body[..eq], Some(word.tail(2 + eq + 1))),
         None => (body, None),
     };
-    let spelled = word.text[..2 + name.len()].to_string();
+    let spelled = Spelled::Long(&word.text[..2 + name.len()]);
     let Some(spec) = SPECS.iter().find(|s| s.long == name) else {
         return Err((word.column, format!("unknown option {spelled}")));
     };
@@ -330,7 +348,7 @@ fn scan_short<'a>(
             return Err((here.column, format!("unknown option -{c}")));
         };
         // Named by its short form in messages, even inside a cluster.
-        let spelled = format!("-{c}");
+        let spelled = Spelled::Short(c);
         if spec.arg == ArgKind::None {
             opts.push(Opt { tag: spec.tag, spelled, column: here.column, value: None });
             continue;
@@ -383,7 +401,7 @@ mod tests {
         );
         let values: Vec<Option<&str>> = s.opts.iter().map(|o| o.value.map(|v| v.text)).collect();
         assert_eq!(values, [None, Some("1.2.3.4:80"), Some("rr"), None, Some("3"), Some("sip")]);
-        assert_eq!(s.opts[1].spelled, "-t");
+        assert_eq!(s.opts[1].spelled.to_string(), "-t");
         assert_eq!(s.opts[2].value.map(|v| v.column), Some(28));
         assert_eq!(texts(&s.args), ["x"]);
     }

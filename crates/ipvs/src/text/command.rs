@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::args::{self, Cmd, Opt, Tag};
+use super::args::{self, Cmd, Opt, Spelled, Tag};
 use super::cfmt;
 use super::optc::{self, Present};
 use super::values::{self, HostPort};
@@ -107,7 +107,7 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Op>, LineError> {
     // popt hands back options in order; ipvsadm wants the command first.
     let cmd = match opts.next() {
         Some(Opt { tag: Tag::Command(c), spelled, column, .. }) => {
-            table_command(*c, spelled, *column)?
+            table_command(*c, *spelled, *column)?
         }
         Some(o) => {
             let what = format!("expected a command ({COMMANDS}) first, found {}", o.spelled);
@@ -137,7 +137,7 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Op>, LineError> {
 
 /// The commands that change the table; the rest (listing, saving, daemons, timeouts) have
 /// no place in a table file.
-fn table_command(cmd: Cmd, spelled: &str, column: usize) -> Result<Cmd, LineError> {
+fn table_command(cmd: Cmd, spelled: Spelled<'_>, column: usize) -> Result<Cmd, LineError> {
     match cmd {
         Cmd::Add
         | Cmd::Edit

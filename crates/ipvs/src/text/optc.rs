@@ -144,7 +144,8 @@ enum Rule {
 }
 
 /// `commands_v_options[]` for the commands a rules file may hold.
-fn rule(cmd: Cmd, optc: usize) -> Rule {
+/// The option classes `cmd` requires, and those it accepts besides.
+fn option_lists(cmd: Cmd) -> (&'static [usize], &'static [usize]) {
     const DEST_OPTIONAL: &[usize] = &[
         FORWARD,
         WEIGHT,
@@ -156,7 +157,7 @@ fn rule(cmd: Cmd, optc: usize) -> Rule {
         TUN_CSUM,
         TUN_REMCSUM,
     ];
-    let (required, optional): (&[usize], &[usize]) = match cmd {
+    match cmd {
         Cmd::Add | Cmd::Edit => {
             (&[SERVICE], &[SCHEDULER, PERSISTENT, NETMASK, ONEPACKET, PE, SCHED_FLAGS])
         }
@@ -165,7 +166,11 @@ fn rule(cmd: Cmd, optc: usize) -> Rule {
         Cmd::DelDest => (&[SERVICE, SERVER], &[]),
         Cmd::Zero => (&[], &[SERVICE]),
         _ => (&[], &[]),
-    };
+    }
+}
+
+fn rule(cmd: Cmd, optc: usize) -> Rule {
+    let (required, optional) = option_lists(cmd);
     if required.contains(&optc) {
         Rule::Required
     } else if optional.contains(&optc) {
@@ -175,6 +180,10 @@ fn rule(cmd: Cmd, optc: usize) -> Rule {
     }
 }
 
+fn mask(classes: &[usize]) -> u64 {
+    classes.iter().fold(0, |m, &c| m | 1 << c)
+}
+
 fn err(column: Option<usize>, message: String) -> Result<(), LineError> {
     Err(LineError { column, message })
 }
@@ -182,6 +191,13 @@ fn err(column: Option<usize>, message: String) -> Result<(), LineError> {
 /// `generic_opt_check`: the first missing compulsory or present illegal option, in
 /// `OPTC_*` order.
 pub(crate) fn generic_opt_check(cmd: Cmd, p: &Present) -> Result<(), LineError> {
+    // Every line passes through here: check the masks first, walk the table only to
+    // find which option to name.
+    let (required, optional) = option_lists(cmd);
+    let (required, allowed) = (mask(required), mask(required) | mask(optional));
+    if p.bits & required == required && p.bits & !allowed == 0 {
+        return Ok(());
+    }
     for (j, name) in OPTNAMES.iter().enumerate() {
         match (p.has(j), rule(cmd, j)) {
             (false, Rule::Required) => {

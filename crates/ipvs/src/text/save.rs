@@ -5,6 +5,7 @@
 //! and netmask only for persistent services, tunnel settings only for `-i` servers.
 //! [`saved_view`] gives the part of a table that survives.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::command::{self, Op};
@@ -42,7 +43,7 @@ pub fn render(table: &Table) -> String {
 /// does (plain `ipvsadm -R` would choke on them). Nothing is returned unless every line
 /// parses and applies.
 pub fn parse(input: &str) -> Result<Table, ParseError> {
-    let mut table = Table::default();
+    let mut table = Building::default();
     for (i, line) in input.split('\n').enumerate() {
         if line.starts_with('#') {
             continue;
@@ -53,7 +54,26 @@ pub fn parse(input: &str) -> Result<Table, ParseError> {
             apply(&mut table, op).map_err(|m| err(None, m))?;
         }
     }
-    Ok(table)
+    Ok(table.table)
+}
+
+/// The table being read, with an index of its services: a rules file names a service on
+/// every line, and a linear search made large files quadratic.
+#[derive(Default)]
+struct Building {
+    table: Table,
+    index: HashMap<ServiceKey, usize>,
+}
+
+impl Building {
+    fn find(&self, key: &ServiceKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    fn reindex(&mut self) {
+        self.index =
+            self.table.services.iter().enumerate().map(|(i, s)| (s.service.key, i)).collect();
+    }
 }
 
 /// The table as it reads back after `render` then `parse` (or `ipvsadm -S` then `-R`):
@@ -113,32 +133,33 @@ fn saved_tunnel(d: &Destination) -> Tunnel {
     }
 }
 
-fn find(table: &Table, key: &ServiceKey) -> Option<usize> {
-    table.services.iter().position(|ts| ts.service.key == *key)
-}
-
 /// What the kernel does with each command (`ip_vs_ctl.c`), with its refusals as errors.
-fn apply(table: &mut Table, op: Op) -> Result<(), String> {
+fn apply(table: &mut Building, op: Op) -> Result<(), String> {
     let missing = |k: &ServiceKey| format!("service {k} is not defined (add it with -A first)");
     match op {
         Op::AddService(service) => {
-            if find(table, &service.key).is_some() {
+            if table.find(&service.key).is_some() {
                 return Err(format!("duplicate service {}: it already exists", service.key));
             }
-            table.services.push(TableService { service, destinations: Vec::new() });
+            table.index.insert(service.key, table.table.services.len());
+            table.table.services.push(TableService { service, destinations: Vec::new() });
         }
         Op::EditService(service) => {
-            let i = find(table, &service.key).ok_or_else(|| missing(&service.key))?;
-            table.services[i].service = service;
+            let i = table.find(&service.key).ok_or_else(|| missing(&service.key))?;
+            table.table.services[i].service = service;
         }
         Op::DelService(key) => {
-            let i = find(table, &key).ok_or_else(|| missing(&key))?;
-            table.services.remove(i);
+            let i = table.find(&key).ok_or_else(|| missing(&key))?;
+            table.table.services.remove(i);
+            table.reindex();
         }
-        Op::Clear => table.services.clear(),
+        Op::Clear => {
+            table.table.services.clear();
+            table.index.clear();
+        }
         Op::Zero(key) => {
             if let Some(k) = key {
-                find(table, &k).ok_or_else(|| missing(&k))?;
+                table.find(&k).ok_or_else(|| missing(&k))?;
             }
         }
         Op::AddDest(key, dest) | Op::EditDest(key, dest)
@@ -151,16 +172,16 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
             ));
         }
         Op::AddDest(key, dest) => {
-            let i = find(table, &key).ok_or_else(|| missing(&key))?;
-            let dests = &mut table.services[i].destinations;
+            let i = table.find(&key).ok_or_else(|| missing(&key))?;
+            let dests = &mut table.table.services[i].destinations;
             if dests.iter().any(|d| d.key() == dest.key()) {
                 return Err(format!("duplicate server {dest} in service {key}: it already exists"));
             }
             dests.push(dest);
         }
         Op::EditDest(key, dest) => {
-            let i = find(table, &key).ok_or_else(|| missing(&key))?;
-            let d = table.services[i]
+            let i = table.find(&key).ok_or_else(|| missing(&key))?;
+            let d = table.table.services[i]
                 .destinations
                 .iter_mut()
                 .find(|d| d.key() == dest.key())
@@ -168,8 +189,8 @@ fn apply(table: &mut Table, op: Op) -> Result<(), String> {
             *d = dest;
         }
         Op::DelDest(key, (addr, port)) => {
-            let i = find(table, &key).ok_or_else(|| missing(&key))?;
-            let dests = &mut table.services[i].destinations;
+            let i = table.find(&key).ok_or_else(|| missing(&key))?;
+            let dests = &mut table.table.services[i].destinations;
             let j = dests.iter().position(|d| d.key() == (addr, port)).ok_or_else(|| {
                 format!("no server {} in service {key}", cfmt::addrport(&addr, port))
             })?;
