@@ -153,14 +153,7 @@ impl Client {
         self.sent += 1;
         while tracker.outcomes()[1] == Outcome::Pending {
             self.recv().map_err(|e| with_request(e, what.clone()))?;
-            for msg in Messages::new(&self.buf) {
-                let msg = msg?;
-                match msg.reply()? {
-                    Reply::Ack => tracker.record(msg.seq, 0),
-                    Reply::Error(errno) => tracker.record(msg.seq, errno),
-                    _ => None,
-                };
-            }
+            self.record_answers(&mut tracker)?;
         }
         match tracker.outcomes()[0] {
             Outcome::Acked => Ok(true),
@@ -406,19 +399,25 @@ impl Client {
         }
     }
 
+    /// Records the acks and refusals in the last received datagram.
+    fn record_answers(&self, tracker: &mut AckTracker) -> Result<(), Error> {
+        for msg in Messages::new(&self.buf) {
+            let msg = msg?;
+            match msg.reply()? {
+                Reply::Ack => tracker.record(msg.seq, 0),
+                Reply::Error(errno) => tracker.record(msg.seq, errno),
+                _ => None,
+            };
+        }
+        Ok(())
+    }
+
     fn send_batch(&mut self, tracker: &mut AckTracker) -> Result<(), Error> {
         self.sock.send(self.out.as_bytes(), 0)?;
         self.sent += tracker.outcomes().len() as u64;
         while tracker.pending() > 0 {
             self.recv()?;
-            for msg in Messages::new(&self.buf) {
-                let msg = msg?;
-                match msg.reply()? {
-                    Reply::Ack => tracker.record(msg.seq, 0),
-                    Reply::Error(errno) => tracker.record(msg.seq, errno),
-                    _ => None,
-                };
-            }
+            self.record_answers(tracker)?;
         }
         Ok(())
     }
