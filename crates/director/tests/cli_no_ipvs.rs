@@ -68,3 +68,11 @@ fn restore_names_the_line_of_binary_garbage() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim(), "directorctl: <stdin>:2:4: not valid UTF-8 text");
 }
+
+#[test]
+fn restore_counts_columns_in_characters() {
+    // "-A é" is 4 characters (5 bytes) before the bad byte.
+    let out = restore(b"-A \xc3\xa9\xff\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim(), "directorctl: <stdin>:1:5: not valid UTF-8 text");
+}

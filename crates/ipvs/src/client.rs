@@ -86,7 +86,8 @@ impl Client {
         self.out.clear();
         ctrl::get_family(&mut self.out, seq, IPVS_GENL_NAME);
         let mut id = None;
-        let res = self.roundtrip(seq, |_, attrs| {
+        let what = Request::Other(format!("resolve the {IPVS_GENL_NAME} generic netlink family"));
+        let res = self.roundtrip(seq, &what, |_, attrs| {
             id = Some(ctrl::parse_family_id(attrs)?);
             Ok(())
         });
@@ -104,13 +105,14 @@ impl Client {
     fn roundtrip(
         &mut self,
         seq: u32,
+        what: &Request,
         mut on_data: impl FnMut(u8, &[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
         self.sock.send(self.out.as_bytes(), 0)?;
         self.sent += 1;
         let mut failure = None;
         loop {
-            self.recv()?;
+            self.recv(what)?;
             for msg in Messages::new(&self.buf) {
                 let msg = msg?;
                 if msg.seq != seq {
@@ -124,7 +126,7 @@ impl Client {
                     }
                     Reply::Ack | Reply::Done => return failure.map_or(Ok(()), Err),
                     Reply::Error(errno) => {
-                        let request = Request::Other("request".into());
+                        let request = what.clone();
                         return Err(failure.unwrap_or(Error::Kernel { request, errno }));
                     }
                     Reply::Other(_) => {}
@@ -150,9 +152,9 @@ impl Client {
         ops::get_info(&mut self.out, self.family, barrier);
         let mut tracker = AckTracker::new(seq, 2);
         self.sock.send(self.out.as_bytes(), 0)?;
-        self.sent += 1;
+        self.sent += 2;
         while tracker.outcomes()[1] == Outcome::Pending {
-            self.recv().map_err(|e| with_request(e, what.clone()))?;
+            self.recv(&what)?;
             self.record_answers(&mut tracker)?;
         }
         match tracker.outcomes()[0] {
@@ -162,7 +164,7 @@ impl Client {
         }
     }
 
-    fn recv(&mut self) -> Result<(), Error> {
+    fn recv(&mut self, what: &Request) -> Result<(), Error> {
         self.buf.clear();
         if self.buf.capacity() < 256 * 1024 {
             self.buf.reserve(256 * 1024);
@@ -172,8 +174,10 @@ impl Client {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let request = Request::Other("request".into());
-                    return Err(Error::Timeout { request, timeout: self.reply_timeout });
+                    return Err(Error::Timeout {
+                        request: what.clone(),
+                        timeout: self.reply_timeout,
+                    });
                 }
                 Err(e) => return Err(Error::Io(e)),
             }
@@ -189,7 +193,7 @@ impl Client {
         let seq = self.next_seq();
         self.out.clear();
         build(&mut self.out, self.family, seq);
-        self.roundtrip(seq, |_, _| Ok(())).map_err(|e| with_request(e, what))
+        self.roundtrip(seq, &what, |_, _| Ok(()))
     }
 
     /// A request whose data messages are collected by `on_data`.
@@ -202,7 +206,7 @@ impl Client {
         let seq = self.next_seq();
         self.out.clear();
         build(&mut self.out, self.family, seq);
-        self.roundtrip(seq, on_data).map_err(|e| with_request(e, Request::Other(what.into())))
+        self.roundtrip(seq, &Request::Other(what.into()), on_data)
     }
 
     pub fn info(&mut self) -> Result<Info, Error> {
@@ -380,7 +384,8 @@ impl Client {
             }
             let chunk = &ops[start..next];
             let mut tracker = AckTracker::new(first_seq, chunk.len());
-            let result = self.send_batch(&mut tracker);
+            let what = format!("batch of {} operations from \"{}\"", chunk.len(), chunk[0]);
+            let result = self.send_batch(&mut tracker, &Request::Other(what));
             for (op, outcome) in chunk.iter().zip(tracker.outcomes()) {
                 if let Outcome::Failed(errno) = *outcome {
                     report
@@ -392,8 +397,7 @@ impl Client {
                 // The socket failed: what was not answered, and what was never sent, is
                 // not known to be applied.
                 report.unconfirmed += tracker.pending() + (ops.len() - next);
-                let what = format!("batch of {} operations from \"{}\"", chunk.len(), chunk[0]);
-                report.failed.push(with_request(e, Request::Other(what)));
+                report.failed.push(e);
                 return;
             }
         }
@@ -412,11 +416,11 @@ impl Client {
         Ok(())
     }
 
-    fn send_batch(&mut self, tracker: &mut AckTracker) -> Result<(), Error> {
+    fn send_batch(&mut self, tracker: &mut AckTracker, what: &Request) -> Result<(), Error> {
         self.sock.send(self.out.as_bytes(), 0)?;
         self.sent += tracker.outcomes().len() as u64;
         while tracker.pending() > 0 {
-            self.recv()?;
+            self.recv(what)?;
             self.record_answers(tracker)?;
         }
         Ok(())
@@ -432,14 +436,6 @@ fn nested(attrs: &[u8], kind: u16) -> Result<&[u8], Error> {
         }
     }
     Err(Error::Decode(wire::DecodeError::Missing("IPVS_CMD_ATTR_* in reply")))
-}
-
-fn with_request(e: Error, request: Request) -> Error {
-    match e {
-        Error::Kernel { errno, .. } => Error::Kernel { request, errno },
-        Error::Timeout { timeout, .. } => Error::Timeout { request, timeout },
-        other => other,
-    }
 }
 
 fn set_rcvtimeo(sock: &Socket, timeout: Duration) -> Result<(), Error> {

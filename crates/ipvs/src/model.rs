@@ -274,6 +274,27 @@ impl Service {
     pub fn persistent(&self) -> bool {
         self.flags.contains(ServiceFlags::IP_VS_SVC_F_PERSISTENT)
     }
+
+    /// The names of the scheduler flags set, as ipvsadm spells them: they depend on the
+    /// scheduler (`sh-port` for sh, `mh-port` for mh, `flag-2` otherwise).
+    pub fn sched_flag_names(&self) -> Vec<&'static str> {
+        let names: &[(u32, &str)] = match self.scheduler.name() {
+            "sh" => &[
+                (ServiceFlags::IP_VS_SVC_F_SCHED_SH_FALLBACK, "sh-fallback"),
+                (ServiceFlags::IP_VS_SVC_F_SCHED_SH_PORT, "sh-port"),
+            ],
+            "mh" => &[
+                (ServiceFlags::IP_VS_SVC_F_SCHED_MH_FALLBACK, "mh-fallback"),
+                (ServiceFlags::IP_VS_SVC_F_SCHED_MH_PORT, "mh-port"),
+            ],
+            _ => &[
+                (ServiceFlags::IP_VS_SVC_F_SCHED1, "flag-1"),
+                (ServiceFlags::IP_VS_SVC_F_SCHED2, "flag-2"),
+                (ServiceFlags::IP_VS_SVC_F_SCHED3, "flag-3"),
+            ],
+        };
+        names.iter().filter(|(bit, _)| self.flags.contains(*bit)).map(|(_, n)| *n).collect()
+    }
 }
 
 /// Packet forwarding method of a destination (`IP_VS_CONN_F_*`, masked by `FWD_MASK`).

@@ -248,13 +248,42 @@ fn sync_daemon_start_list_stop() {
 #[ignore = "needs root and ip_vs: run in the VM (integration/vm)"]
 fn zero_and_flush() {
     let mut c = fresh();
-    let key = tcp("192.0.2.4", 80);
+    // Real connections through a NAT service on loopback, so there is something to zero.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = tcp("127.0.0.2", 80);
     c.execute(&Op::AddService(Service::new(key))).unwrap();
+    c.execute(&Op::AddDestination(key, dest("127.0.0.1", port, Forwarding::Masq, 1))).unwrap();
+    let connect = || {
+        for _ in 0..3 {
+            std::net::TcpStream::connect("127.0.0.2:80").unwrap();
+        }
+    };
+    // The kernel folds per-CPU counters into what it reports every 2 s.
+    let conns = |c: &mut Client| c.services().unwrap()[0].stats.conns;
+    let wait_for = |c: &mut Client, want: u64| {
+        for _ in 0..50 {
+            if conns(c) == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("service counted {} connections, want {want}", conns(c));
+    };
+    connect();
+    wait_for(&mut c, 3);
+    assert_eq!(c.destinations(&key).unwrap()[0].stats.conns, 3);
     c.zero(Some(&key)).unwrap();
+    assert_eq!(c.services().unwrap()[0].stats, ipvs::Stats::default());
+    assert_eq!(c.destinations(&key).unwrap()[0].stats.conns, 0);
+
+    connect();
+    wait_for(&mut c, 3);
     c.zero(None).unwrap();
     assert_eq!(c.services().unwrap()[0].stats, ipvs::Stats::default());
     c.flush().unwrap();
     assert!(c.services().unwrap().is_empty());
+    drop(listener);
 }
 
 fn big_table(services: u16, dests: u8) -> Table {

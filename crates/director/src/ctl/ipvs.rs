@@ -73,7 +73,9 @@ pub fn restore(
     let text = String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
-        let column = 1 + good.iter().rev().take_while(|&&b| b != b'\n').count();
+        // Columns count characters; everything before the bad byte is valid UTF-8.
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = 1 + std::str::from_utf8(&good[line_start..]).map_or(0, |t| t.chars().count());
         let message = "not valid UTF-8 text".to_string();
         let err = save::ParseError { line, column: Some(column), message };
         CtlError::Parse { source_name: source_name.to_string(), err }

@@ -2,8 +2,8 @@
 //! status JSON of DESIGN.md (`address`, `port`, `protocol`, `fwmark`), stable for scripts.
 
 use ipvs::{
-    DestinationEntry, Family, Forwarding, Info, ListedService, Netmask, ServiceEntry, ServiceFlags,
-    ServiceKey, Stats,
+    DestinationEntry, Family, Forwarding, Info, ListedService, Netmask, Service, ServiceEntry,
+    ServiceFlags, ServiceKey, Stats,
 };
 use serde::Serialize;
 
@@ -57,29 +57,16 @@ pub fn listing(info: &Info, services: &[ListedService]) -> Listing {
     }
 }
 
-fn flag_names(flags: ServiceFlags, scheduler: &str) -> Vec<&'static str> {
+/// `persistent`, `one-packet`, then the scheduler flags under ipvsadm's names.
+fn flag_names(s: &Service) -> Vec<&'static str> {
     let mut out = Vec::new();
-    let named = |bit| flags.contains(bit);
-    if named(ServiceFlags::IP_VS_SVC_F_PERSISTENT) {
+    if s.persistent() {
         out.push("persistent");
     }
-    if named(ServiceFlags::IP_VS_SVC_F_ONEPACKET) {
+    if s.flags.contains(ServiceFlags::IP_VS_SVC_F_ONEPACKET) {
         out.push("one-packet");
     }
-    let sched_bits = [
-        (ServiceFlags::IP_VS_SVC_F_SCHED1, ["sh-fallback", "mh-fallback", "flag-1"]),
-        (ServiceFlags::IP_VS_SVC_F_SCHED2, ["sh-port", "mh-port", "flag-2"]),
-        (ServiceFlags::IP_VS_SVC_F_SCHED3, ["flag-3", "flag-3", "flag-3"]),
-    ];
-    for (bit, names) in sched_bits {
-        if named(bit) {
-            out.push(match scheduler {
-                "sh" => names[0],
-                "mh" => names[1],
-                _ => names[2],
-            });
-        }
-    }
+    out.extend(s.sched_flag_names());
     out
 }
 
@@ -102,7 +89,7 @@ fn service(ls: &ListedService) -> ServiceJson {
         port,
         fwmark,
         scheduler: s.scheduler.name().to_string(),
-        flags: flag_names(s.flags, s.scheduler.name()),
+        flags: flag_names(s),
         persistence_timeout: persistent.then_some(s.timeout),
         persistence_netmask: persistent.then(|| match s.netmask {
             Netmask::V4(m) => m.to_string(),

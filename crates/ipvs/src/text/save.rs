@@ -240,23 +240,7 @@ pub(crate) fn netmask_text(s: &Service) -> Option<String> {
 
 /// `print_sched_flags`: names depend on the scheduler; None if nothing is printed.
 pub(crate) fn sched_flags_text(s: &Service) -> Option<String> {
-    let f = s.flags;
-    let names: &[(u32, &str)] = match s.scheduler.name() {
-        "sh" => &[
-            (ServiceFlags::IP_VS_SVC_F_SCHED_SH_FALLBACK, "sh-fallback"),
-            (ServiceFlags::IP_VS_SVC_F_SCHED_SH_PORT, "sh-port"),
-        ],
-        "mh" => &[
-            (ServiceFlags::IP_VS_SVC_F_SCHED_MH_FALLBACK, "mh-fallback"),
-            (ServiceFlags::IP_VS_SVC_F_SCHED_MH_PORT, "mh-port"),
-        ],
-        _ => &[
-            (ServiceFlags::IP_VS_SVC_F_SCHED1, "flag-1"),
-            (ServiceFlags::IP_VS_SVC_F_SCHED2, "flag-2"),
-            (ServiceFlags::IP_VS_SVC_F_SCHED3, "flag-3"),
-        ],
-    };
-    let set: Vec<&str> = names.iter().filter(|(b, _)| f.contains(*b)).map(|(_, n)| *n).collect();
+    let set = s.sched_flag_names();
     (!set.is_empty()).then(|| set.join(","))
 }
 

@@ -48,7 +48,8 @@ fn top_level(payload: &[u8], kind: u16) -> Vec<u8> {
     attr.payload.to_vec()
 }
 
-fn captured_service() -> Service {
+/// The service of the captured dump, for the byte tests of `wire::service` too.
+pub(super) fn captured_service() -> Service {
     let mut svc = Service::new(ServiceKey::Addr {
         protocol: Protocol::Tcp,
         addr: "192.0.2.1".parse().unwrap(),

@@ -94,11 +94,11 @@ mod tests {
         assert_eq!(parse(attr.payload).unwrap(), d);
         // STATE first: u32 1
         assert_eq!(&attr.payload[..8], &[8, 0, 1, 0, 1, 0, 0, 0]);
-        // MCAST_PORT 8848 = 0x2290 in host (little-endian) order, as the kernel reads it.
+        // MCAST_PORT travels in host order, as the kernel reads it.
         let port = Attrs::new(attr.payload)
             .map(Result::unwrap)
             .find(|a| a.kind == IPVS_DAEMON_ATTR_MCAST_PORT)
             .unwrap();
-        assert_eq!(port.payload, &[0x90, 0x22]);
+        assert_eq!(port.payload, &8848u16.to_ne_bytes());
     }
 }

@@ -143,15 +143,8 @@ mod tests {
 
     #[test]
     fn full_service_bytes_match_kernel_layout() {
-        let mut svc = Service::new(ServiceKey::Addr {
-            protocol: Protocol::Tcp,
-            addr: "192.0.2.1".parse().unwrap(),
-            port: 80,
-        });
-        svc.scheduler = Scheduler::Wrr;
-        svc.flags = ServiceFlags(ServiceFlags::IP_VS_SVC_F_PERSISTENT);
-        svc.timeout = 300;
-        svc.netmask = Netmask::V4("255.255.255.0".parse().unwrap());
+        // The service whose kernel dump is captured in wire/captured.rs.
+        let svc = crate::wire::captured::captured_service();
         let mut b = MessageBuilder::new();
         put_full(&mut b, &svc);
         #[rustfmt::skip]
