@@ -1,0 +1,285 @@
+//! Runs many checks on a tokio runtime.
+//!
+//! * Deadline-based: a check's regular probes sit on a fixed grid (first slot +
+//!   k × delay_loop), so how long a probe takes never pushes later ones back.
+//! * Spread: first slots are scattered over the warmup window (delay_loop by
+//!   default) on a low-discrepancy sequence, so 10,000 checks do not all fire
+//!   in the same millisecond.
+//! * Capped: at most `max_concurrent` probes are in flight.
+//! * Shared: subscribers whose specs are equal share one probe and one state
+//!   machine; each hears every change.
+//! * Watched: a probe that overruns its budget is a failure (`Failure::Hung`),
+//!   never a silent stall.
+
+mod histogram;
+mod task;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::AbortHandle;
+
+pub use histogram::Histogram;
+
+use crate::outcome::ProbeReport;
+use crate::probe::Prober;
+use crate::spec::CheckSpec;
+use crate::state::Change;
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Probes in flight at once, at most.
+    pub max_concurrent: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { max_concurrent: 1024 }
+    }
+}
+
+/// Identifies a running check (one per distinct spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId(pub u64);
+
+/// A change of one check, addressed to one of its subscribers.
+#[derive(Debug, Clone)]
+pub struct Event<K> {
+    pub subscriber: K,
+    pub check: CheckId,
+    pub change: Change,
+    /// The probe that caused it.
+    pub report: ProbeReport,
+    pub at: SystemTime,
+}
+
+/// Where a check stands, for status displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckStatus {
+    pub check: CheckId,
+    pub up: bool,
+    /// False until the first verdict (the starting state comes from alpha).
+    pub has_verdict: bool,
+    pub weight: Option<u32>,
+    pub last: Option<ProbeReport>,
+    pub last_at: Option<SystemTime>,
+    pub probes: u64,
+    pub failed_probes: u64,
+    /// Subscribers sharing this check.
+    pub subscribers: usize,
+}
+
+/// Counters across all checks.
+#[derive(Debug, Default)]
+pub struct SchedulerStats {
+    /// How late probes started against their deadline (the scheduler's drift).
+    pub lateness: Histogram,
+    pub probes: AtomicU64,
+    pub hung: AtomicU64,
+}
+
+impl SchedulerStats {
+    pub fn probes(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
+    }
+}
+
+/// The state a check shares between its task and the scheduler.
+#[derive(Debug)]
+struct Shared<K> {
+    spec: Arc<CheckSpec>,
+    inner: Mutex<SharedInner<K>>,
+}
+
+#[derive(Debug)]
+struct SharedInner<K> {
+    subscribers: Vec<K>,
+    status: CheckStatus,
+}
+
+impl<K> Shared<K> {
+    fn lock(&self) -> MutexGuard<'_, SharedInner<K>> {
+        // A panic while holding the lock leaves only plain data behind.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Debug)]
+struct Running<K> {
+    shared: Arc<Shared<K>>,
+    task: AbortHandle,
+}
+
+/// Subscribers are keyed by `K` (the director uses virtual server + real server).
+#[derive(Debug)]
+pub struct Scheduler<K, P> {
+    prober: Arc<P>,
+    limiter: Arc<Semaphore>,
+    stats: Arc<SchedulerStats>,
+    events: mpsc::UnboundedSender<Event<K>>,
+    checks: HashMap<Arc<CheckSpec>, Running<K>>,
+    subscriptions: HashMap<K, Arc<CheckSpec>>,
+    next_id: u64,
+    spread: f64,
+}
+
+/// Golden-ratio steps fill [0, 1) evenly whatever the number of checks.
+const GOLDEN: f64 = 0.618_033_988_749_894_9;
+
+impl<K, P> Scheduler<K, P>
+where
+    K: Clone + Eq + Hash + Send + 'static,
+    P: Prober,
+{
+    /// Must be called inside a tokio runtime; checks run as tasks on it.
+    pub fn new(prober: P, config: SchedulerConfig) -> (Self, mpsc::UnboundedReceiver<Event<K>>) {
+        let (events, receiver) = mpsc::unbounded_channel();
+        let scheduler = Scheduler {
+            prober: Arc::new(prober),
+            limiter: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+            stats: Arc::new(SchedulerStats::default()),
+            events,
+            checks: HashMap::new(),
+            subscriptions: HashMap::new(),
+            next_id: 1,
+            spread: fastrand::f64(),
+        };
+        (scheduler, receiver)
+    }
+
+    /// Subscribes `key` to `spec`, replacing what it was subscribed to. Joining
+    /// a check that already has a verdict delivers that verdict at once.
+    pub fn subscribe(&mut self, key: K, spec: CheckSpec) -> CheckId {
+        if let Some(current) = self.subscriptions.get(&key) {
+            if **current == spec {
+                if let Some(running) = self.checks.get(current) {
+                    return running.shared.lock().status.check;
+                }
+            }
+            self.unsubscribe(&key);
+        }
+        let spec = match self.checks.get_key_value(&spec) {
+            Some((shared_spec, _)) => shared_spec.clone(),
+            None => {
+                let spec = Arc::new(spec);
+                let running = self.start(spec.clone());
+                self.checks.insert(spec.clone(), running);
+                spec
+            }
+        };
+        let running = &self.checks[&spec];
+        let mut inner = running.shared.lock();
+        inner.subscribers.push(key.clone());
+        inner.status.subscribers = inner.subscribers.len();
+        if let (true, Some(report), Some(at)) =
+            (inner.status.has_verdict, &inner.status.last, inner.status.last_at)
+        {
+            let change = if inner.status.up {
+                Change::Up { weight: inner.status.weight, first: true }
+            } else {
+                Change::Down { first: true }
+            };
+            let event = Event {
+                subscriber: key.clone(),
+                check: inner.status.check,
+                change,
+                report: report.clone(),
+                at,
+            };
+            let _ = self.events.send(event);
+        }
+        let id = inner.status.check;
+        drop(inner);
+        self.subscriptions.insert(key, spec);
+        id
+    }
+
+    /// Drops `key`'s subscription; the check stops when nobody is left.
+    pub fn unsubscribe(&mut self, key: &K) {
+        let Some(spec) = self.subscriptions.remove(key) else { return };
+        let Some(running) = self.checks.get(&spec) else { return };
+        let remaining = {
+            let mut inner = running.shared.lock();
+            inner.subscribers.retain(|k| k != key);
+            inner.status.subscribers = inner.subscribers.len();
+            inner.subscribers.len()
+        };
+        if remaining == 0 {
+            if let Some(running) = self.checks.remove(&spec) {
+                running.task.abort();
+            }
+        }
+    }
+
+    pub fn status(&self, key: &K) -> Option<CheckStatus> {
+        let spec = self.subscriptions.get(key)?;
+        Some(self.checks.get(spec)?.shared.lock().status.clone())
+    }
+
+    /// Distinct checks running (after sharing).
+    pub fn check_count(&self) -> usize {
+        self.checks.len()
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    pub fn stats(&self) -> Arc<SchedulerStats> {
+        self.stats.clone()
+    }
+
+    fn start(&mut self, spec: Arc<CheckSpec>) -> Running<K> {
+        let id = CheckId(self.next_id);
+        self.next_id += 1;
+        let state = crate::state::CheckState::new(&spec.timing);
+        let shared = Arc::new(Shared {
+            spec: spec.clone(),
+            inner: Mutex::new(SharedInner {
+                subscribers: Vec::new(),
+                status: CheckStatus {
+                    check: id,
+                    up: state.is_up(),
+                    has_verdict: false,
+                    weight: None,
+                    last: None,
+                    last_at: None,
+                    probes: 0,
+                    failed_probes: 0,
+                    subscribers: 0,
+                },
+            }),
+        });
+        let first_delay = self.first_delay(&spec);
+        let task = tokio::spawn(task::run(task::CheckTask {
+            shared: shared.clone(),
+            state,
+            prober: self.prober.clone(),
+            limiter: self.limiter.clone(),
+            stats: self.stats.clone(),
+            events: self.events.clone(),
+            first_delay,
+        }));
+        Running { shared, task: task.abort_handle() }
+    }
+
+    fn first_delay(&mut self, spec: &CheckSpec) -> Duration {
+        let window = spec.timing.warmup.unwrap_or(spec.timing.delay_loop);
+        self.spread = (self.spread + GOLDEN).fract();
+        window.mul_f64(self.spread)
+    }
+}
+
+impl<K, P> Drop for Scheduler<K, P> {
+    fn drop(&mut self) {
+        for running in self.checks.values() {
+            running.task.abort();
+        }
+    }
+}

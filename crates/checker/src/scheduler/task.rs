@@ -1,0 +1,110 @@
+//! One check's loop: wait for the deadline, probe under the cap, step the
+//! state machine, tell the subscribers.
+
+use std::hash::Hash;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+use super::{Event, SchedulerStats, Shared};
+use crate::outcome::{Failure, ProbeReport};
+use crate::probe::Prober;
+use crate::state::{CheckState, Next};
+
+/// Extra time past a probe's own timeouts before it counts as hung.
+const HUNG_MARGIN: Duration = Duration::from_secs(1);
+
+pub(super) struct CheckTask<K, P> {
+    pub shared: Arc<Shared<K>>,
+    pub state: CheckState,
+    pub prober: Arc<P>,
+    pub limiter: Arc<Semaphore>,
+    pub stats: Arc<SchedulerStats>,
+    pub events: mpsc::UnboundedSender<Event<K>>,
+    pub first_delay: Duration,
+}
+
+pub(super) async fn run<K, P>(mut task: CheckTask<K, P>)
+where
+    K: Clone + Eq + Hash + Send + 'static,
+    P: Prober,
+{
+    let spec = task.shared.spec.clone();
+    let period = spec.timing.delay_loop.max(Duration::from_millis(1));
+    let budget = spec.probe_budget() + HUNG_MARGIN;
+    let grid_start = Instant::now() + task.first_delay;
+    let mut due = grid_start;
+    loop {
+        tokio::time::sleep_until(due).await;
+        let Ok(permit) = task.limiter.acquire().await else { return };
+        task.stats.lateness.record(Instant::now().saturating_duration_since(due));
+        task.stats.probes.fetch_add(1, Ordering::Relaxed);
+        let report = match tokio::time::timeout(budget, task.prober.probe(&spec)).await {
+            Ok(report) => report,
+            Err(_) => {
+                task.stats.hung.fetch_add(1, Ordering::Relaxed);
+                ProbeReport::down(Failure::Hung(budget), budget)
+            }
+        };
+        drop(permit);
+        let step = task.state.on_result(&report.outcome);
+        publish(&task, report, step.change);
+        let now = Instant::now();
+        due = match step.next {
+            Next::Retry(delay) => now + delay,
+            Next::Loop => next_slot(grid_start, period, now),
+        };
+    }
+}
+
+/// The first grid slot strictly after `now`.
+fn next_slot(grid_start: Instant, period: Duration, now: Instant) -> Instant {
+    if now < grid_start {
+        return grid_start;
+    }
+    let periods = (now - grid_start).as_nanos() / period.as_nanos() + 1;
+    grid_start + period * u32::try_from(periods).unwrap_or(u32::MAX)
+}
+
+fn publish<K: Clone, P>(
+    task: &CheckTask<K, P>,
+    report: ProbeReport,
+    change: Option<crate::state::Change>,
+) {
+    let at = SystemTime::now();
+    let mut inner = task.shared.lock();
+    let status = &mut inner.status;
+    status.probes += 1;
+    status.failed_probes += u64::from(!report.is_up());
+    status.up = task.state.is_up();
+    status.has_verdict = task.state.has_verdict();
+    status.weight = task.state.weight();
+    status.last_at = Some(at);
+    let check = status.check;
+    if let Some(change) = change {
+        for subscriber in &inner.subscribers {
+            let event =
+                Event { subscriber: subscriber.clone(), check, change, report: report.clone(), at };
+            let _ = task.events.send(event);
+        }
+    }
+    inner.status.last = Some(report);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_slot_stays_on_the_grid() {
+        let start = Instant::now();
+        let s = Duration::from_secs(1);
+        assert_eq!(next_slot(start, s, start), start + s);
+        assert_eq!(next_slot(start, s, start + Duration::from_millis(300)), start + s);
+        assert_eq!(next_slot(start, s, start + Duration::from_millis(2500)), start + s * 3);
+        assert_eq!(next_slot(start + s, s, start), start + s);
+    }
+}
