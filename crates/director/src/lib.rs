@@ -3,3 +3,4 @@
 //! The binaries are thin: `directorctl` parses its arguments and calls [`ctl`].
 
 pub mod ctl;
+pub mod duration;

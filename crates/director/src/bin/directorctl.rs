@@ -3,7 +3,14 @@
 use std::io;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use checker::spec::BodyRegex;
+use checker::{Digest, StatusCodes};
+use clap::{Args, Parser, Subcommand};
+use director::ctl::check::{CertCheck, CheckArgs, CheckTarget, HttpUrl};
 use director::ctl::{self, ipvs::ListArgs, ipvs::RestoreArgs};
 
 #[derive(Debug, Parser)]
@@ -18,6 +25,110 @@ enum Command {
     /// The kernel's IPVS table, without ipvsadm.
     #[command(subcommand)]
     Ipvs(IpvsCommand),
+    /// Probe a real server once, as a health check would (exit 0 pass, 1 fail).
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CheckCommand {
+    /// Connect to ADDR:PORT within the timeout.
+    Tcp {
+        /// HOST:PORT, e.g. 192.0.2.7:80 or [2001:db8::7]:80.
+        target: String,
+        #[command(flatten)]
+        common: CommonOpts,
+    },
+    /// GET a URL and judge status, body MD5 and regex.
+    Http {
+        #[arg(value_parser = |s: &str| ctl::check::parse_url(s, false))]
+        url: HttpUrl,
+        #[command(flatten)]
+        http: HttpOpts,
+        #[command(flatten)]
+        common: CommonOpts,
+    },
+    /// GET a URL over TLS (SNI = the virtual host) and judge it.
+    Https {
+        #[arg(value_parser = |s: &str| ctl::check::parse_url(s, true))]
+        url: HttpUrl,
+        #[command(flatten)]
+        http: HttpOpts,
+        /// Accept any certificate (keepalived's SSL_GET default).
+        #[arg(long, short = 'k', conflicts_with = "ca")]
+        insecure: bool,
+        /// Verify the certificate against this CA file (PEM) instead of the system's roots.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        #[command(flatten)]
+        common: CommonOpts,
+    },
+}
+
+#[derive(Debug, Args)]
+struct HttpOpts {
+    /// Host header and TLS server name (default: the URL's host).
+    #[arg(long, value_name = "HOST")]
+    virtualhost: Option<String>,
+    /// Accepted statuses: codes and ranges, e.g. 200,301-302 (default 200-299).
+    #[arg(long, value_name = "LIST")]
+    status: Option<StatusCodes>,
+    /// Expected MD5 of the body (hex, any case).
+    #[arg(long, value_name = "HEX", value_parser = |s: &str| Digest::parse(s))]
+    digest: Option<Digest>,
+    /// A regex the body must match.
+    #[arg(long, value_name = "REGEX", value_parser = |s: &str| BodyRegex::new(s))]
+    regex: Option<BodyRegex>,
+}
+
+#[derive(Debug, Args)]
+struct CommonOpts {
+    /// Connect (and response) timeout: 500ms, 3s, or bare seconds.
+    #[arg(long, short = 't', default_value = "5s", value_parser = director::duration::parse)]
+    timeout: Duration,
+    /// Source address of the probe.
+    #[arg(long, value_name = "IP")]
+    bind_to: Option<IpAddr>,
+    /// SO_MARK for the probe socket.
+    #[arg(long, value_name = "MARK")]
+    fwmark: Option<u32>,
+    /// One JSON object instead of a line of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CheckCommand {
+    fn into_args(self) -> CheckArgs {
+        let none = HttpOpts { virtualhost: None, status: None, digest: None, regex: None };
+        let (target, http, cert, common) = match self {
+            CheckCommand::Tcp { target, common } => {
+                (CheckTarget::Tcp(target), none, CertCheck::default(), common)
+            }
+            CheckCommand::Http { url, http, common } => {
+                (CheckTarget::Http(url), http, CertCheck::default(), common)
+            }
+            CheckCommand::Https { url, http, insecure, ca, common } => {
+                let cert = match (insecure, ca) {
+                    (true, _) => CertCheck::Insecure,
+                    (false, Some(ca)) => CertCheck::Ca(ca),
+                    (false, None) => CertCheck::System,
+                };
+                (CheckTarget::Https(url), http, cert, common)
+            }
+        };
+        CheckArgs {
+            target,
+            virtualhost: http.virtualhost,
+            status: http.status,
+            digest: http.digest,
+            regex: http.regex,
+            timeout: common.timeout,
+            cert,
+            bind_to: common.bind_to,
+            fwmark: common.fwmark,
+            json: common.json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +176,12 @@ fn main() -> ExitCode {
             &mut stdout,
         )
         .map(|_| ()),
+        Command::Check(check) => match ctl::check::check(check.into_args(), &mut stdout) {
+            Ok(true) => Ok(()),
+            // The result line already says why.
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `directorctl` subcommands. Each returns an error for `main` to print; none prints errors.
 
+pub mod check;
 pub mod ipvs;
 mod ipvs_json;
 
@@ -19,6 +20,9 @@ pub enum CtlError {
     Io { what: String, err: std::io::Error },
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    /// The command line asked for something impossible (exit 2, like clap's errors).
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn position(err: &::ipvs::text::save::ParseError) -> String {
@@ -29,8 +33,11 @@ fn position(err: &::ipvs::text::save::ParseError) -> String {
 }
 
 impl CtlError {
-    /// Exit status for `main`: 1 for a failed operation.
+    /// Exit status for `main`: 2 for bad usage, 1 for a failed operation.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(1)
+        match self {
+            CtlError::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::from(1),
+        }
     }
 }
