@@ -27,7 +27,7 @@ enum Command {
     Ipvs(IpvsCommand),
     /// Probe a real server once, as a health check would (exit 0 pass, 1 fail).
     #[command(subcommand)]
-    Check(CheckCommand),
+    Check(Box<CheckCommand>),
 }
 
 #[derive(Debug, Subcommand)]
