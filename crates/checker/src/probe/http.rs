@@ -222,4 +222,52 @@ mod tests {
     fn md5_hex_of_known_input() {
         assert_eq!(hex(&Md5::digest(b"")), "d41d8cd98f00b204e9800998ecf8427e");
     }
+
+    /// A one-shot server that reads the request, answers `reply` raw, and closes.
+    async fn answering(reply: &'static [u8]) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn.write_all(reply).await;
+        });
+        addr
+    }
+
+    async fn get(addr: SocketAddr) -> ProbeReport {
+        let check = HttpCheck { virtualhost: None, urls: vec![UrlCheck::new("/")] };
+        run(&Target::new(addr), &check, None, Duration::from_secs(2)).await
+    }
+
+    #[tokio::test]
+    async fn garbage_instead_of_http_is_a_named_failure() {
+        let report = get(answering(b"SSH-2.0-OpenSSH_9.2\r\n").await).await;
+        let failure = report.failure().unwrap();
+        assert_eq!(failure.kind(), "http_error", "{failure}");
+        assert!(failure.to_string().starts_with("GET /: "), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_a_failure_not_a_pass() {
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this";
+        let report = get(answering(reply).await).await;
+        assert_eq!(report.failure().map(Failure::kind), Some("http_error"), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_close_without_answer_is_a_failure() {
+        let report = get(answering(b"").await).await;
+        assert_eq!(report.failure().map(Failure::kind), Some("http_error"), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_delimited_by_close_is_read_whole() {
+        let reply = b"HTTP/1.0 200 OK\r\n\r\nhello\n";
+        let report = get(answering(reply).await).await;
+        assert!(report.is_up(), "{report:?}");
+        assert_eq!(report.digest.as_deref(), Some("b1946ac92492d2347c6235b4d2611184"));
+    }
 }
