@@ -18,9 +18,10 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-# DIRECTOR_REQUIRE_NGINX=1: the nginx acceptance tests fail, not skip, without nginx.
+# DIRECTOR_REQUIRE_NGINX=1 / DIRECTOR_REQUIRE_NETNS=1: the nginx and network-namespace
+# tests fail, not skip, without nginx or without root and iproute2.
 unit:
-	DIRECTOR_REQUIRE_NGINX=1 $(CARGO) test --workspace --locked
+	DIRECTOR_REQUIRE_NGINX=1 DIRECTOR_REQUIRE_NETNS=1 $(CARGO) test --workspace --locked
 
 # IPVS against a real kernel: crates/ipvs kernel tests and the ipvsadm cross-check.
 vm-test: deps

@@ -31,6 +31,16 @@ apt_install() {
     "${SUDO[@]}" apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >&2
 }
 
+# Package scripts must not start system services (nginx on port 80) on the
+# test machine: a temporary policy-rc.d refuses them, unless one exists already.
+POLICY=/usr/sbin/policy-rc.d
+no_service_starts() {
+    [[ -e $POLICY ]] && return 0
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null
+    "${SUDO[@]}" chmod 755 "$POLICY"
+    trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
+}
+
 ensure_packages() {
     local missing=() p
     for p in "$@"; do is_installed "$p" || missing+=("$p"); done
@@ -39,6 +49,7 @@ ensure_packages() {
         return 0
     fi
     log "installing ${missing[*]}"
+    no_service_starts
     if ! apt_install "${missing[@]}"; then
         log "apt-get update"
         "${SUDO[@]}" apt-get update -qq >&2 || die "apt-get update failed"
@@ -46,4 +57,4 @@ ensure_packages() {
     fi
 }
 
-ensure_packages nginx-light
+ensure_packages nginx-light ca-certificates iproute2
