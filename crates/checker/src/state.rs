@@ -41,8 +41,9 @@ pub enum Change {
     Down {
         first: bool,
     },
-    /// Still up, the dynamic weight changed.
-    Weight(u32),
+    /// Still up, the dynamic weight changed; `None`: back to the configured
+    /// weight (a dynamic script exited 0).
+    Weight(Option<u32>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +89,9 @@ impl CheckState {
                     self.weight = *weight;
                     Some(Change::Up { weight: *weight, first })
                 }
-                Outcome::Up { weight: Some(w) } if self.weight != Some(*w) => {
-                    self.weight = Some(*w);
-                    Some(Change::Weight(*w))
+                Outcome::Up { weight } if self.weight != *weight => {
+                    self.weight = *weight;
+                    Some(Change::Weight(*weight))
                 }
                 Outcome::Up { .. } => None,
                 Outcome::Down(_) if self.is_up || first => {
@@ -206,7 +207,11 @@ mod tests {
         let w = |w| Outcome::Up { weight: Some(w) };
         assert_eq!(s.on_result(&w(5)).change, Some(Change::Up { weight: Some(5), first: true }));
         assert_eq!(s.on_result(&w(5)).change, None);
-        assert_eq!(s.on_result(&w(7)).change, Some(Change::Weight(7)));
+        assert_eq!(s.on_result(&w(7)).change, Some(Change::Weight(Some(7))));
         assert_eq!(s.weight(), Some(7));
+        // Exit 0 from a dynamic script: the configured weight again (keepalived too).
+        assert_eq!(s.on_result(&UP).change, Some(Change::Weight(None)));
+        assert_eq!(s.weight(), None);
+        assert_eq!(s.on_result(&UP).change, None);
     }
 }

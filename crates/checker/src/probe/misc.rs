@@ -34,8 +34,7 @@ async fn execute(check: &MiscCheck) -> Outcome {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group, so a timeout kills everything it started.
-        .process_group(0)
-        .kill_on_drop(true);
+        .process_group(0);
     if let Some(cwd) = &check.cwd {
         command.current_dir(cwd);
     }
@@ -43,39 +42,62 @@ async fn execute(check: &MiscCheck) -> Outcome {
         Ok(child) => child,
         Err(e) => return Outcome::Down(Failure::ScriptSpawn(format!("{program}: {e}"))),
     };
-    let group = child.id();
+    // Declared after `child`, so dropped first: an abandoned probe (timeout,
+    // unsubscribe, shutdown) kills the group while its leader is still unreaped.
+    let mut group = GroupKiller(child.id().and_then(|id| libc::pid_t::try_from(id).ok()));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let mut output = std::pin::pin!(read_output(stdout, stderr));
+    let mut captured = None;
 
     let waited = tokio::time::timeout(check.timeout, async {
-        let mut output = std::pin::pin!(read_output(stdout, stderr));
-        let mut captured = None;
         // Drain output while waiting, or a chatty script blocks on a full pipe.
-        let status = loop {
+        loop {
             tokio::select! {
                 status = child.wait() => break status,
                 out = &mut output, if captured.is_none() => captured = Some(out),
             }
-        };
-        let captured = match captured {
-            Some(out) => out,
-            None => tokio::time::timeout(OUTPUT_GRACE, output).await.unwrap_or_default(),
-        };
-        (status, captured)
+        }
     })
     .await;
 
     match waited {
-        Ok((Ok(status), output)) => judge(status, check.dynamic, output),
-        Ok((Err(e), _)) => {
-            Outcome::Down(Failure::ScriptSpawn(format!("waiting for {program}: {e}")))
+        Ok(Ok(status)) => {
+            // Reaped: the group id may be reused from now on, never signal it.
+            group.disarm();
+            let output = match captured {
+                Some(out) => out,
+                None => tokio::time::timeout(OUTPUT_GRACE, output).await.unwrap_or_default(),
+            };
+            judge(status, check.dynamic, output)
         }
+        Ok(Err(e)) => Outcome::Down(Failure::ScriptSpawn(format!("waiting for {program}: {e}"))),
         Err(_) => {
-            if let Some(pgid) = group {
-                kill_group(pgid);
-            }
+            drop(group);
             let _ = child.wait().await;
             Outcome::Down(Failure::ScriptTimeout(check.timeout))
+        }
+    }
+}
+
+/// Kills a script's process group when dropped, unless disarmed.
+struct GroupKiller(Option<libc::pid_t>);
+
+impl GroupKiller {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            // SAFETY: killpg takes plain integers. The group leader is our child
+            // and not yet reaped (the guard is disarmed once it is), so the id
+            // still names its group and no other.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -89,15 +111,6 @@ fn judge(status: ExitStatus, dynamic: bool, output: String) -> Outcome {
         Some(code @ 2..=255) if dynamic => Outcome::Up { weight: Some(code as u32 - 2) },
         Some(code) => Outcome::Down(Failure::ScriptExit { code, output }),
         None => Outcome::Down(Failure::ScriptSignal(status.signal().unwrap_or(0))),
-    }
-}
-
-fn kill_group(pgid: u32) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else { return };
-    // SAFETY: killpg takes plain integers; the group is the one spawned above
-    // (process_group(0) made the child its leader) and not yet reaped.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
     }
 }
 
