@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use md5::Digest as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -31,6 +32,9 @@ pub enum TlsConfigError {
 pub struct TlsSettings {
     verify: bool,
     ca_file: Option<PathBuf>,
+    /// MD5 of the CA file's contents: a rotated CA file is a different setting,
+    /// so a reload picks it up.
+    ca_digest: Option<[u8; 16]>,
     config: Arc<ClientConfig>,
 }
 
@@ -45,7 +49,9 @@ impl std::fmt::Debug for TlsSettings {
 
 impl PartialEq for TlsSettings {
     fn eq(&self, other: &Self) -> bool {
-        self.verify == other.verify && self.ca_file == other.ca_file
+        self.verify == other.verify
+            && self.ca_file == other.ca_file
+            && self.ca_digest == other.ca_digest
     }
 }
 
@@ -55,6 +61,7 @@ impl Hash for TlsSettings {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.verify.hash(state);
         self.ca_file.hash(state);
+        self.ca_digest.hash(state);
     }
 }
 
@@ -64,26 +71,29 @@ fn provider() -> Arc<CryptoProvider> {
 
 impl TlsSettings {
     /// keepalived's default: any certificate.
-    pub fn insecure() -> Self {
+    pub fn insecure() -> Result<Self, TlsConfigError> {
         let provider = provider();
         let verifier = Arc::new(AcceptAnyCertificate(provider.clone()));
         let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
-            .expect("ring supports the default protocol versions");
-        TlsSettings { verify: false, ca_file: None, config: Arc::new(config) }
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(TlsSettings { verify: false, ca_file: None, ca_digest: None, config: Arc::new(config) })
     }
 
     /// Verify the chain and the server name, against `ca_file` when given, else
     /// the system's roots.
     pub fn verified(ca_file: Option<&Path>) -> Result<Self, TlsConfigError> {
         let mut roots = RootCertStore::empty();
+        let mut ca_digest = None;
         match ca_file {
             Some(path) => {
                 let ca_err =
                     |message: String| TlsConfigError::CaFile { path: path.to_path_buf(), message };
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| ca_err(e.to_string()))?
+                let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+                ca_digest = Some(md5::Md5::digest(&pem).into());
+                let certs = CertificateDer::pem_slice_iter(&pem)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| ca_err(e.to_string()))?;
                 if certs.is_empty() {
@@ -108,6 +118,7 @@ impl TlsSettings {
         Ok(TlsSettings {
             verify: true,
             ca_file: ca_file.map(Path::to_path_buf),
+            ca_digest,
             config: Arc::new(config),
         })
     }
@@ -124,11 +135,12 @@ impl TlsSettings {
         self.config.clone()
     }
 
-    /// What the client sends as SNI: the virtual host, else the address (which
-    /// rustls does not put in SNI, as RFC 6066 forbids).
-    pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, String> {
-        ServerName::try_from(host.to_string())
-            .map_err(|e| format!("bad TLS server name {host:?}: {e}"))
+    /// `name` as a TLS server name (a DNS name, sent as SNI, or an IP address,
+    /// which RFC 6066 keeps out of SNI); configs and the CLI call it to refuse
+    /// bad names early.
+    pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
+        ServerName::try_from(name.to_string())
+            .map_err(|e| format!("bad TLS server name {name:?}: {e}"))
     }
 }
 

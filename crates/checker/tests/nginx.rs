@@ -258,7 +258,8 @@ async fn tcp_check_passes_on_a_listening_port() {
 async fn https_insecure_accepts_the_self_signed_certificate() {
     let Some(nginx) = Nginx::start_or_skip() else { return };
     let check = vec![with_digest(site::FIXED_PATH, site::FIXED_MD5)];
-    let report = probe::run(&https(nginx.https_addr(), None, TlsSettings::insecure(), check)).await;
+    let report =
+        probe::run(&https(nginx.https_addr(), None, TlsSettings::insecure().unwrap(), check)).await;
     assert_up(&report);
     assert_eq!(report.digest.as_deref(), Some(site::FIXED_MD5));
 }
@@ -309,7 +310,12 @@ async fn https_verified_with_a_wrong_name_fails() {
 #[tokio::test]
 async fn tls_against_a_plain_http_port_is_a_tls_failure() {
     let Some(nginx) = Nginx::start_or_skip() else { return };
-    let spec = https(nginx.http_addr(), None, TlsSettings::insecure(), vec![url(site::FIXED_PATH)]);
+    let spec = https(
+        nginx.http_addr(),
+        None,
+        TlsSettings::insecure().unwrap(),
+        vec![url(site::FIXED_PATH)],
+    );
     let report = probe::run(&spec).await;
     assert!(matches!(failure(report.clone()), Failure::Tls(_)), "{report:?}");
     assert!(report.latency < TIMEOUT, "failed fast, not by timeout: {:?}", report.latency);
@@ -320,7 +326,12 @@ async fn virtualhost_is_sent_as_sni() {
     let Some(nginx) = Nginx::start_or_skip() else { return };
     let addr = nginx.https_addr();
     let sni = |host: Option<&str>, pattern: &str| {
-        https(addr, host, TlsSettings::insecure(), vec![with_regex(site::SNI_PATH, pattern)])
+        https(
+            addr,
+            host,
+            TlsSettings::insecure().unwrap(),
+            vec![with_regex(site::SNI_PATH, pattern)],
+        )
     };
     assert_up(&probe::run(&sni(Some(site::TLS_NAME), r"^sni=www\.example\.org\n$")).await);
     assert_up(&probe::run(&sni(Some(site::SECOND_HOST), r"^sni=second\.example\.org\n$")).await);

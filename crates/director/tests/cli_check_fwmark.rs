@@ -47,7 +47,7 @@ fn netns_available() -> bool {
         std::env::var("DIRECTOR_REQUIRE_NETNS").as_deref() != Ok("1"),
         "DIRECTOR_REQUIRE_NETNS=1 but this needs root and iproute2"
     );
-    eprintln!("skipped: needs root and iproute2 (ip netns)");
+    testkit::print_skip("needs root and iproute2 (ip netns)");
     false
 }
 

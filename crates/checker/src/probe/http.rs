@@ -17,8 +17,12 @@ use crate::outcome::{Failure, ProbeReport};
 use crate::spec::{HttpCheck, Target, UrlCheck};
 use crate::tls::TlsSettings;
 
-/// How much of a body is kept for the regex; the digest covers all of it.
+/// How much of a body is kept for the regex (its matches must start and end in
+/// the first MiB); the digest covers all of it.
 const REGEX_BODY_LIMIT: usize = 1 << 20;
+/// A body past this is a failure: a health page is small, and a server that
+/// streams forever must not cost a core of hashing per check.
+const BODY_LIMIT: u64 = 16 << 20;
 
 const AGENT: &str = concat!("director-checker/", env!("CARGO_PKG_VERSION"));
 
@@ -32,6 +36,11 @@ pub(crate) async fn run(
     let host =
         check.virtualhost.clone().unwrap_or_else(|| host_header(target.connect, tls.is_some()));
     let mut report = ProbeReport::up(Duration::ZERO);
+    if check.urls.is_empty() {
+        // Never pass a check that checked nothing (configs refuse this earlier).
+        let error = "no urls configured".to_string();
+        report.outcome = crate::Outcome::Down(Failure::Http { path: "-".into(), error });
+    }
     for url in &check.urls {
         let fetched = fetch(target, &host, check.virtualhost.as_deref(), tls, url, timeout).await;
         match fetched {
@@ -110,8 +119,14 @@ async fn fetch(
     let Some(tls) = tls else {
         return exchange(stream, host, url, keep_body, timeout).await;
     };
-    let name = server_name.map_or_else(|| target.connect.ip().to_string(), str::to_string);
-    let name = TlsSettings::server_name(&name).map_err(Failure::Tls)?;
+    let address = || target.connect.ip().to_string();
+    let name = match server_name.map(TlsSettings::server_name) {
+        Some(Ok(name)) => name,
+        // Unverified, a name that cannot be SNI is not fatal: send none, as
+        // for an address.
+        Some(Err(e)) if tls.verify() => return Err(Failure::Tls(e)),
+        Some(Err(_)) | None => TlsSettings::server_name(&address()).map_err(Failure::Tls)?,
+    };
     let connector = tokio_rustls::TlsConnector::from(tls.client_config());
     let stream = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
         Err(_) => return Err(Failure::Tls(format!("handshake timed out after {timeout:?}"))),
@@ -169,8 +184,13 @@ async fn read_body(
     let mut body = response.into_body();
     let mut md5 = Md5::new();
     let mut kept = Vec::new();
+    let mut length = 0u64;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
+            length += data.len() as u64;
+            if length > BODY_LIMIT {
+                return Err(format!("body larger than {} MiB", BODY_LIMIT >> 20).into());
+            }
             md5.update(&data);
             if keep_body && kept.len() < REGEX_BODY_LIMIT {
                 let room = REGEX_BODY_LIMIT - kept.len();
@@ -261,6 +281,31 @@ mod tests {
     async fn a_close_without_answer_is_a_failure() {
         let report = get(answering(b"").await).await;
         assert_eq!(report.failure().map(Failure::kind), Some("http_error"), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn no_urls_never_passes() {
+        let addr = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+        let check = HttpCheck { virtualhost: None, urls: vec![] };
+        let report = run(&Target::new(addr), &check, None, Duration::from_secs(2)).await;
+        assert_eq!(report.failure().unwrap().to_string(), "GET -: no urls configured");
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_stops_at_the_limit() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let _ = conn.read(&mut [0u8; 1024]).await;
+            let _ = conn.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+            let block = vec![b'x'; 1 << 16];
+            while conn.write_all(&block).await.is_ok() {}
+        });
+        let report = get(addr).await;
+        let failure = report.failure().unwrap().to_string();
+        assert_eq!(failure, "GET /: body larger than 16 MiB", "{report:?}");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use checker::spec::BodyRegex;
 use checker::{Digest, StatusCodes};
 use clap::{Args, Parser, Subcommand};
-use director::ctl::check::{CertCheck, CheckArgs, CheckTarget, HttpUrl};
+use director::ctl::check::{CertCheck, CheckArgs, CheckTarget, HostPort, HttpUrl};
 use director::ctl::{self, ipvs::ListArgs, ipvs::RestoreArgs};
 
 #[derive(Debug, Parser)]
@@ -35,7 +35,8 @@ enum CheckCommand {
     /// Connect to ADDR:PORT within the timeout.
     Tcp {
         /// HOST:PORT, e.g. 192.0.2.7:80 or [2001:db8::7]:80.
-        target: String,
+        #[arg(value_parser = ctl::check::parse_host_port)]
+        target: HostPort,
         #[command(flatten)]
         common: CommonOpts,
     },
@@ -84,7 +85,7 @@ struct HttpOpts {
 #[derive(Debug, Args)]
 struct CommonOpts {
     /// Connect (and response) timeout: 500ms, 3s, or bare seconds.
-    #[arg(long, short = 't', default_value = "5s", value_parser = director::duration::parse)]
+    #[arg(long, short = 't', default_value = "5s", value_parser = ctl::check::parse_timeout)]
     timeout: Duration,
     /// Source address of the probe.
     #[arg(long, value_name = "IP")]

@@ -17,9 +17,16 @@ use super::CtlError;
 /// What to check.
 #[derive(Debug, Clone)]
 pub enum CheckTarget {
-    Tcp(String),
+    Tcp(HostPort),
     Http(HttpUrl),
     Https(HttpUrl),
+}
+
+/// A parsed `HOST:PORT` (`[v6]:PORT` for IPv6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
 }
 
 /// A parsed `http[s]://host[:port]/path` (the scheme is the subcommand's).
@@ -81,6 +88,9 @@ pub fn check(args: CheckArgs, out: &mut impl Write) -> Result<bool, CtlError> {
         .enable_all()
         .build()
         .map_err(|err| CtlError::Io { what: "starting the async runtime".into(), err })?;
+    if let (CheckTarget::Https(_), Some(name)) = (&args.target, &args.virtualhost) {
+        check_server_name(name)?;
+    }
     let shown = shown_target(&args.target);
     let report = runtime.block_on(async {
         let spec = match build_spec(&args).await {
@@ -104,10 +114,7 @@ enum BuildError {
 
 async fn build_spec(args: &CheckArgs) -> Result<CheckSpec, BuildError> {
     let (host, port, url) = match &args.target {
-        CheckTarget::Tcp(target) => {
-            let (host, port) = split_host_port(target).map_err(BuildError::Resolve)?;
-            (host, port, None)
-        }
+        CheckTarget::Tcp(target) => (target.host.clone(), target.port, None),
         CheckTarget::Http(url) => (url.host.clone(), url.port, Some((url, false))),
         CheckTarget::Https(url) => (url.host.clone(), url.port, Some((url, true))),
     };
@@ -142,22 +149,40 @@ fn http_kind(
         return Ok(CheckKind::Http(http));
     }
     let tls = match &args.cert {
-        CertCheck::Insecure => TlsSettings::insecure(),
+        CertCheck::Insecure => TlsSettings::insecure()?,
         CertCheck::Ca(path) => TlsSettings::verified(Some(path))?,
         CertCheck::System => TlsSettings::verified(None)?,
     };
     Ok(CheckKind::Https(http, tls))
 }
 
-fn split_host_port(target: &str) -> Result<(String, u16), String> {
+/// Parses the target of `check tcp` (a usage error when bad).
+pub fn parse_host_port(target: &str) -> Result<HostPort, String> {
     if let Ok(addr) = target.parse::<SocketAddr>() {
-        return Ok((addr.ip().to_string(), addr.port()));
+        return Ok(HostPort { host: addr.ip().to_string(), port: addr.port() });
     }
-    let (host, port) = target
-        .rsplit_once(':')
-        .ok_or_else(|| format!("bad target {target:?}: expected HOST:PORT"))?;
-    let port = port.parse().map_err(|_| format!("bad port in {target:?}"))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+    let bad = |what| format!("bad target {target:?}: {what}");
+    let (host, port) = target.rsplit_once(':').ok_or_else(|| bad("expected HOST:PORT"))?;
+    let port = port.parse().map_err(|_| bad("the port is not a number 0-65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(':') {
+        return Err(bad("expected HOST:PORT, [IPv6]:PORT for IPv6"));
+    }
+    Ok(HostPort { host: host.to_string(), port })
+}
+
+/// `--timeout`: a duration above zero.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match crate::duration::parse(text) {
+        Ok(d) if d.is_zero() => Err("the timeout must be above zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `--virtualhost` of an https check: it is also the TLS server name.
+pub fn check_server_name(name: &str) -> Result<(), CtlError> {
+    TlsSettings::server_name(name).map(|_| ()).map_err(CtlError::Usage)
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -172,7 +197,8 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 fn shown_target(target: &CheckTarget) -> String {
     match target {
-        CheckTarget::Tcp(t) => format!("tcp {t}"),
+        CheckTarget::Tcp(t) if t.host.contains(':') => format!("tcp [{}]:{}", t.host, t.port),
+        CheckTarget::Tcp(t) => format!("tcp {}:{}", t.host, t.port),
         CheckTarget::Http(u) => format!("http {}", url_text("http", u)),
         CheckTarget::Https(u) => format!("https {}", url_text("https", u)),
     }
@@ -242,10 +268,20 @@ mod tests {
 
     #[test]
     fn tcp_targets() {
-        assert_eq!(split_host_port("192.0.2.7:80").unwrap(), ("192.0.2.7".into(), 80));
-        assert_eq!(split_host_port("[2001:db8::1]:80").unwrap(), ("2001:db8::1".into(), 80));
-        assert_eq!(split_host_port("localhost:22").unwrap(), ("localhost".into(), 22));
-        assert!(split_host_port("192.0.2.7").is_err());
-        assert!(split_host_port("h:port").is_err());
+        let hp = |host: &str, port| HostPort { host: host.into(), port };
+        assert_eq!(parse_host_port("192.0.2.7:80"), Ok(hp("192.0.2.7", 80)));
+        assert_eq!(parse_host_port("[2001:db8::1]:80"), Ok(hp("2001:db8::1", 80)));
+        assert_eq!(parse_host_port("localhost:22"), Ok(hp("localhost", 22)));
+        assert!(parse_host_port("192.0.2.7").unwrap_err().contains("HOST:PORT"));
+        assert!(parse_host_port("h:port").unwrap_err().contains("port"));
+        assert!(parse_host_port("2001:db8::1:80").is_err(), "IPv6 needs brackets");
+        assert!(parse_host_port(":80").is_err());
+    }
+
+    #[test]
+    fn timeouts_above_zero() {
+        assert_eq!(parse_timeout("300ms"), Ok(Duration::from_millis(300)));
+        assert!(parse_timeout("0").unwrap_err().contains("above zero"));
+        assert!(parse_timeout("soon").unwrap_err().contains("soon"));
     }
 }
