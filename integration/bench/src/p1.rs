@@ -1,13 +1,10 @@
-//! `director-bench`: the benchmark program behind `make bench`.
-//!
 //! P1 (run inside the VM, as root): cold apply of a large table in `ipvsadm -Sn` format,
 //! `directorctl ipvs restore` against `ipvsadm -R` on the same file, interleaved runs,
 //! medians and their ratio; then a restore that changes one destination, with its op count.
 
 use std::fs;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ipvs::text::save;
@@ -23,7 +20,7 @@ struct Args {
     ipvsadm: String,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         services: 1000,
         dests: 10,
@@ -31,20 +28,11 @@ fn parse_args() -> Result<Args, String> {
         directorctl: "directorctl".into(),
         ipvsadm: "ipvsadm".into(),
     };
-    let mut it = std::env::args().skip(1);
-    let first = it.next();
-    if first.as_deref() != Some("p1") {
-        return Err("usage: director-bench p1 [--services N] [--dests N] [--runs N] \
-                    [--directorctl PATH] [--ipvsadm PATH]"
-            .into());
-    }
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let num = || value.parse::<u32>().map_err(|e| format!("{flag} {value}: {e}"));
+    for (flag, value) in crate::flag_pairs(args)? {
         match flag.as_str() {
-            "--services" => a.services = num()?,
-            "--dests" => a.dests = num()?,
-            "--runs" => a.runs = num()? as usize,
+            "--services" => a.services = crate::number(&flag, &value)?,
+            "--dests" => a.dests = crate::number(&flag, &value)?,
+            "--runs" => a.runs = crate::number(&flag, &value)?,
             "--directorctl" => a.directorctl = value,
             "--ipvsadm" => a.ipvsadm = value,
             other => return Err(format!("unknown option {other}")),
@@ -107,6 +95,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `director-bench p1 [--services N] [--dests N] [--runs N] [--directorctl PATH] [--ipvsadm PATH]`
+pub fn main(args: impl Iterator<Item = String>) -> Result<(), String> {
+    p1(&parse_args(args)?)
 }
 
 fn p1(a: &Args) -> Result<(), String> {
@@ -180,16 +173,4 @@ fn p1(a: &Args) -> Result<(), String> {
 
 fn list(v: &[Duration]) -> String {
     v.iter().map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0)).collect::<Vec<_>>().join(", ")
-}
-
-fn main() -> ExitCode {
-    let result = parse_args().and_then(|a| p1(&a));
-    let _ = std::io::stdout().flush();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("director-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }

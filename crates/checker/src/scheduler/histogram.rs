@@ -72,16 +72,70 @@ impl Histogram {
 
     /// The value at quantile `q` (0.0-1.0), rounded up to its bucket's bound.
     pub fn quantile(&self, q: f64) -> Duration {
-        let count = self.count();
-        if count == 0 {
+        self.snapshot().quantile(q)
+    }
+
+    /// A copy of the counts now, to compare with a later one (see
+    /// [`Snapshot::since`]): what happened in a window, without resetting
+    /// counters that others (metrics) read as monotonic.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            buckets: self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+            count: self.count(),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+            max_us: self.max_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The counts of a [`Histogram`] at one moment, or between two moments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    buckets: Vec<u64>,
+    count: u64,
+    sum_us: u64,
+    max_us: u64,
+}
+
+impl Snapshot {
+    /// What was recorded after `earlier` (a snapshot of the same histogram).
+    /// The maximum of the window is not kept by the histogram: it is the bound
+    /// of the highest bucket that grew (within 12.5%), capped by the overall max.
+    pub fn since(&self, earlier: &Snapshot) -> Snapshot {
+        let buckets: Vec<u64> =
+            self.buckets.iter().zip(&earlier.buckets).map(|(a, b)| a.saturating_sub(*b)).collect();
+        let top = buckets.iter().rposition(|&n| n > 0);
+        Snapshot {
+            count: self.count.saturating_sub(earlier.count),
+            sum_us: self.sum_us.saturating_sub(earlier.sum_us),
+            max_us: top.map_or(0, |i| upper_bound(i).min(self.max_us)),
+            buckets,
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.max_us)
+    }
+
+    pub fn mean(&self) -> Duration {
+        Duration::from_micros(self.sum_us.checked_div(self.count).unwrap_or(0))
+    }
+
+    /// The value at quantile `q` (0.0-1.0), rounded up to its bucket's bound.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.count == 0 {
             return Duration::ZERO;
         }
-        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).max(1);
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            seen += bucket.load(Ordering::Relaxed);
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
             if seen >= rank {
-                return Duration::from_micros(upper_bound(i).min(self.max().as_micros() as u64));
+                return Duration::from_micros(upper_bound(i).min(self.max_us));
             }
         }
         self.max()
@@ -118,5 +172,41 @@ mod tests {
         assert!((99_000.0..=100_000.0).contains(&p99), "p99 {p99}");
         assert_eq!(h.max(), Duration::from_millis(100));
         assert_eq!(h.count(), 100);
+    }
+
+    #[test]
+    fn a_window_sees_only_what_was_recorded_in_it() {
+        let h = Histogram::default();
+        for _ in 0..1000 {
+            h.record(Duration::from_secs(2));
+        }
+        let before = h.snapshot();
+        for ms in 1..=100 {
+            h.record(Duration::from_millis(ms));
+        }
+        let window = h.snapshot().since(&before);
+        assert_eq!(window.count(), 100);
+        assert_eq!(window.mean(), Duration::from_micros(50_500));
+        let p50 = window.quantile(0.5).as_micros();
+        assert!((50_000..=56_250).contains(&p50), "p50 {p50}");
+        // The 2 s values before the window do not leak into its max or p99.
+        let max = window.max().as_micros();
+        assert!((100_000..=112_500).contains(&max), "max {max}");
+        assert!(window.quantile(0.99) <= window.max());
+        assert_eq!(h.max(), Duration::from_secs(2), "the histogram itself is untouched");
+        assert_eq!(h.count(), 1100);
+    }
+
+    #[test]
+    fn an_empty_window_is_all_zero() {
+        let h = Histogram::default();
+        h.record(Duration::from_millis(3));
+        let now = h.snapshot();
+        let window = now.since(&now);
+        assert_eq!(
+            (window.count(), window.max(), window.mean()),
+            (0, Duration::ZERO, Duration::ZERO)
+        );
+        assert_eq!(window.quantile(0.99), Duration::ZERO);
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::AbortHandle;
 
-pub use histogram::Histogram;
+pub use histogram::{Histogram, Snapshot as HistogramSnapshot};
 
 use crate::outcome::ProbeReport;
 use crate::probe::Prober;

@@ -1,0 +1,56 @@
+//! `director-bench`: the benchmark program behind `make bench`.
+//!
+//! * `p1` (inside the VM, as root): cold apply of a large IPVS table, against ipvsadm.
+//! * `p3` (on the host): 10,000 TCP checks at delay_loop 1 s against loopback listeners,
+//!   CPU, memory and scheduling drift, against keepalived's checker where it can run.
+//!
+//! `p3-listen` and `p3-run` are P3's child processes (the bench re-executes itself), so
+//! the listeners' CPU and each measured runtime's memory stay apart.
+
+mod p1;
+mod p3;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: director-bench p1 [--services N] [--dests N] [--runs N] \
+    [--directorctl PATH] [--ipvsadm PATH]\n       director-bench p3 [--checks N] \
+    [--ports-per-address N] [--seconds N] [--warmup N] [--runtime current_thread|multi_thread|both] \
+    [--keepalived PATH|none]";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let result = match args.next().as_deref() {
+        Some("p1") => p1::main(args),
+        Some("p3") => p3::main(args),
+        Some("p3-listen") => p3::listen::main(args),
+        Some("p3-run") => p3::ours::main(args),
+        _ => Err(USAGE.into()),
+    };
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("director-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--flag value` pairs, in order.
+fn flag_pairs(args: impl Iterator<Item = String>) -> Result<Vec<(String, String)>, String> {
+    let mut it = args;
+    let mut pairs = Vec::new();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        pairs.push((flag, value));
+    }
+    Ok(pairs)
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{flag} {value}: {e}"))
+}
