@@ -35,6 +35,7 @@ where
     let spec = task.shared.spec.clone();
     let period = spec.timing.delay_loop.max(Duration::from_millis(1));
     let budget = spec.probe_budget() + HUNG_MARGIN;
+    let watchdog = !task.prober.bounds_itself(&spec);
     let grid_start = Instant::now() + task.first_delay;
     let mut due = grid_start;
     loop {
@@ -42,12 +43,16 @@ where
         let Ok(permit) = task.limiter.acquire().await else { return };
         task.stats.lateness.record(Instant::now().saturating_duration_since(due));
         task.stats.probes.fetch_add(1, Ordering::Relaxed);
-        let report = match tokio::time::timeout(budget, task.prober.probe(&spec)).await {
-            Ok(report) => report,
-            Err(_) => {
-                task.stats.hung.fetch_add(1, Ordering::Relaxed);
-                ProbeReport::down(Failure::Hung(budget), budget)
+        let report = if watchdog {
+            match tokio::time::timeout(budget, task.prober.probe(&spec)).await {
+                Ok(report) => report,
+                Err(_) => {
+                    task.stats.hung.fetch_add(1, Ordering::Relaxed);
+                    ProbeReport::down(Failure::Hung(budget), budget)
+                }
             }
+        } else {
+            task.prober.probe(&spec).await
         };
         drop(permit);
         let step = task.state.on_result(&report.outcome);
