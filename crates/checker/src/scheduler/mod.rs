@@ -138,6 +138,10 @@ where
     P: Prober,
 {
     /// Must be called inside a tokio runtime; checks run as tasks on it.
+    ///
+    /// Events are only changes (a few per server per incident), so the channel
+    /// is unbounded; a consumer must keep reading it. Events already sent to a
+    /// subscriber may arrive after it unsubscribed: match them by `check`.
     pub fn new(prober: P, config: SchedulerConfig) -> (Self, mpsc::UnboundedReceiver<Event<K>>) {
         let (events, receiver) = mpsc::unbounded_channel();
         let scheduler = Scheduler {
@@ -155,6 +159,10 @@ where
 
     /// Subscribes `key` to `spec`, replacing what it was subscribed to. Joining
     /// a check that already has a verdict delivers that verdict at once.
+    ///
+    /// A changed spec (another delay_loop, say) is another check: it starts
+    /// afresh from its own `alpha`, without the old check's verdict or retry
+    /// count. A reload that must not flap keeps specs equal where nothing changed.
     pub fn subscribe(&mut self, key: K, spec: CheckSpec) -> CheckId {
         if let Some(current) = self.subscriptions.get(&key) {
             if **current == spec {
