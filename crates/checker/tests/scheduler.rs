@@ -73,12 +73,12 @@ async fn http_check_goes_up_then_down_with_the_reason() {
     assert_eq!(down.report.failure(), Some(&Failure::Refused));
     assert!(
         took >= DELAY_BEFORE_RETRY
-            && took < DELAY_LOOP + DELAY_BEFORE_RETRY + Duration::from_millis(400),
+            && took < DELAY_LOOP + DELAY_BEFORE_RETRY + Duration::from_millis(1500),
         "DOWN {took:?} after nginx stopped"
     );
     let status = scheduler.status(&"web").unwrap();
     assert!(!status.up && status.has_verdict);
     assert!(status.failed_probes >= 2, "{status:?}");
     assert_eq!(status.last.as_ref().and_then(|r| r.failure()), Some(&Failure::Refused));
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
 }
