@@ -41,7 +41,7 @@ exits with its exit status.
   --dir HOSTDIR:VMDIR        copy a directory tree in (no library scan)
 
 Environment: VM_TIMEOUT, VM_EXTRA_MODULES (more module names to load),
-VM_CACHE_DIR (default <repo>/.cache/vm), VM_KEEP_LOGS (default 50).
+VM_EXTRA_APPEND (more kernel command line), VM_CACHE_DIR (default <repo>/.cache/vm), VM_KEEP_LOGS (default 50).
 EOF
 }
 
@@ -344,7 +344,7 @@ LOG=$CACHE_DIR/logs/$(date +%Y%m%d-%H%M%S)-$(basename "$SCRIPT" .sh)-$$.log
 find "$CACHE_DIR/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' | LC_ALL=C sort -rn \
     | tail -n +"$KEEP_LOGS" | cut -d' ' -f2- | while IFS= read -r old; do rm -f "$old"; done
 
-APPEND="console=ttyS0 panic=-1 loglevel=3 oops=panic edd=off mitigations=off"
+APPEND="console=ttyS0 panic=-1 loglevel=3 oops=panic edd=off mitigations=off${VM_EXTRA_APPEND:+ $VM_EXTRA_APPEND}"
 QEMU=(qemu-system-x86_64 -accel tcg -nic none -m 2048 -smp 2 -nographic -no-reboot
     -monitor none -kernel "$VM_VMLINUZ" -initrd "$TMP/initrd.img" -append "$APPEND")
 
