@@ -45,9 +45,10 @@ pub(crate) async fn run(
         let fetched = fetch(target, &host, check.virtualhost.as_deref(), tls, url, timeout).await;
         match fetched {
             Ok(response) => {
+                let failure = judge(url, &response);
                 report.status = Some(response.status);
-                report.digest = Some(response.digest.clone());
-                if let Some(failure) = judge(url, &response) {
+                report.digest = Some(response.digest);
+                if let Some(failure) = failure {
                     report.outcome = crate::Outcome::Down(failure);
                     break;
                 }

@@ -30,7 +30,7 @@ pub use histogram::{Histogram, Snapshot as HistogramSnapshot};
 use crate::outcome::ProbeReport;
 use crate::probe::Prober;
 use crate::spec::CheckSpec;
-use crate::state::Change;
+use crate::state::{Change, CheckState};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -93,6 +93,7 @@ impl SchedulerStats {
 /// The state a check shares between its task and the scheduler.
 #[derive(Debug)]
 struct Shared<K> {
+    id: CheckId,
     spec: Arc<CheckSpec>,
     inner: Mutex<SharedInner<K>>,
 }
@@ -100,13 +101,33 @@ struct Shared<K> {
 #[derive(Debug)]
 struct SharedInner<K> {
     subscribers: Vec<K>,
-    status: CheckStatus,
+    /// The retry state machine; the task steps it under this lock.
+    state: CheckState,
+    last: Option<ProbeReport>,
+    last_at: Option<SystemTime>,
+    probes: u64,
+    failed_probes: u64,
 }
 
 impl<K> Shared<K> {
     fn lock(&self) -> MutexGuard<'_, SharedInner<K>> {
         // A panic while holding the lock leaves only plain data behind.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn status(&self) -> CheckStatus {
+        let inner = self.lock();
+        CheckStatus {
+            check: self.id,
+            up: inner.state.is_up(),
+            has_verdict: inner.state.has_verdict(),
+            weight: inner.state.weight(),
+            last: inner.last.clone(),
+            last_at: inner.last_at,
+            probes: inner.probes,
+            failed_probes: inner.failed_probes,
+            subscribers: inner.subscribers.len(),
+        }
     }
 }
 
@@ -167,7 +188,7 @@ where
         if let Some(current) = self.subscriptions.get(&key) {
             if **current == spec {
                 if let Some(running) = self.checks.get(current) {
-                    return running.shared.lock().status.check;
+                    return running.shared.id;
                 }
             }
             self.unsubscribe(&key);
@@ -181,29 +202,28 @@ where
                 spec
             }
         };
-        let running = &self.checks[&spec];
-        let mut inner = running.shared.lock();
+        let shared = &self.checks[&spec].shared;
+        let mut inner = shared.lock();
         inner.subscribers.push(key.clone());
-        inner.status.subscribers = inner.subscribers.len();
         if let (true, Some(report), Some(at)) =
-            (inner.status.has_verdict, &inner.status.last, inner.status.last_at)
+            (inner.state.has_verdict(), &inner.last, inner.last_at)
         {
-            let change = if inner.status.up {
-                Change::Up { weight: inner.status.weight, first: true }
+            let change = if inner.state.is_up() {
+                Change::Up { weight: inner.state.weight(), first: true }
             } else {
                 Change::Down { first: true }
             };
             let event = Event {
                 subscriber: key.clone(),
-                check: inner.status.check,
+                check: shared.id,
                 change,
                 report: report.clone(),
                 at,
             };
             let _ = self.events.send(event);
         }
-        let id = inner.status.check;
         drop(inner);
+        let id = shared.id;
         self.subscriptions.insert(key, spec);
         id
     }
@@ -215,7 +235,6 @@ where
         let remaining = {
             let mut inner = running.shared.lock();
             inner.subscribers.retain(|k| k != key);
-            inner.status.subscribers = inner.subscribers.len();
             inner.subscribers.len()
         };
         if remaining == 0 {
@@ -227,7 +246,7 @@ where
 
     pub fn status(&self, key: &K) -> Option<CheckStatus> {
         let spec = self.subscriptions.get(key)?;
-        Some(self.checks.get(spec)?.shared.lock().status.clone())
+        Some(self.checks.get(spec)?.shared.status())
     }
 
     /// Distinct checks running (after sharing).
@@ -246,28 +265,21 @@ where
     fn start(&mut self, spec: Arc<CheckSpec>) -> Running<K> {
         let id = CheckId(self.next_id);
         self.next_id += 1;
-        let state = crate::state::CheckState::new(&spec.timing);
         let shared = Arc::new(Shared {
+            id,
             spec: spec.clone(),
             inner: Mutex::new(SharedInner {
                 subscribers: Vec::new(),
-                status: CheckStatus {
-                    check: id,
-                    up: state.is_up(),
-                    has_verdict: false,
-                    weight: None,
-                    last: None,
-                    last_at: None,
-                    probes: 0,
-                    failed_probes: 0,
-                    subscribers: 0,
-                },
+                state: CheckState::new(&spec.timing),
+                last: None,
+                last_at: None,
+                probes: 0,
+                failed_probes: 0,
             }),
         });
         let first_delay = self.first_delay(&spec);
         let task = tokio::spawn(task::run(task::CheckTask {
             shared: shared.clone(),
-            state,
             prober: self.prober.clone(),
             limiter: self.limiter.clone(),
             stats: self.stats.clone(),

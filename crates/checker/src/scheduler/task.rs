@@ -12,14 +12,13 @@ use tokio::time::Instant;
 use super::{Event, SchedulerStats, Shared};
 use crate::outcome::{Failure, ProbeReport};
 use crate::probe::Prober;
-use crate::state::{CheckState, Next};
+use crate::state::Next;
 
 /// Extra time past a probe's own timeouts before it counts as hung.
 const HUNG_MARGIN: Duration = Duration::from_secs(1);
 
 pub(super) struct CheckTask<K, P> {
     pub shared: Arc<Shared<K>>,
-    pub state: CheckState,
     pub prober: Arc<P>,
     pub limiter: Arc<Semaphore>,
     pub stats: Arc<SchedulerStats>,
@@ -27,7 +26,7 @@ pub(super) struct CheckTask<K, P> {
     pub first_delay: Duration,
 }
 
-pub(super) async fn run<K, P>(mut task: CheckTask<K, P>)
+pub(super) async fn run<K, P>(task: CheckTask<K, P>)
 where
     K: Clone + Eq + Hash + Send + 'static,
     P: Prober,
@@ -55,10 +54,9 @@ where
             task.prober.probe(&spec).await
         };
         drop(permit);
-        let step = task.state.on_result(&report.outcome);
-        publish(&task, report, step.change);
+        let next = step_and_publish(&task, report);
         let now = Instant::now();
-        due = match step.next {
+        due = match next {
             Next::Retry(delay) => now + delay,
             Next::Loop => next_slot(grid_start, period, now),
         };
@@ -74,29 +72,29 @@ fn next_slot(grid_start: Instant, period: Duration, now: Instant) -> Instant {
     grid_start + period * u32::try_from(periods).unwrap_or(u32::MAX)
 }
 
-fn publish<K: Clone, P>(
-    task: &CheckTask<K, P>,
-    report: ProbeReport,
-    change: Option<crate::state::Change>,
-) {
+/// Steps the state machine with `report`, records it, tells the subscribers of
+/// a change, and says when to probe next.
+fn step_and_publish<K: Clone, P>(task: &CheckTask<K, P>, report: ProbeReport) -> Next {
     let at = SystemTime::now();
     let mut inner = task.shared.lock();
-    let status = &mut inner.status;
-    status.probes += 1;
-    status.failed_probes += u64::from(!report.is_up());
-    status.up = task.state.is_up();
-    status.has_verdict = task.state.has_verdict();
-    status.weight = task.state.weight();
-    status.last_at = Some(at);
-    let check = status.check;
-    if let Some(change) = change {
+    let step = inner.state.on_result(&report.outcome);
+    inner.probes += 1;
+    inner.failed_probes += u64::from(!report.is_up());
+    inner.last_at = Some(at);
+    if let Some(change) = step.change {
         for subscriber in &inner.subscribers {
-            let event =
-                Event { subscriber: subscriber.clone(), check, change, report: report.clone(), at };
+            let event = Event {
+                subscriber: subscriber.clone(),
+                check: task.shared.id,
+                change,
+                report: report.clone(),
+                at,
+            };
             let _ = task.events.send(event);
         }
     }
-    inner.status.last = Some(report);
+    inner.last = Some(report);
+    step.next
 }
 
 #[cfg(test)]

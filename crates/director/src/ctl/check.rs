@@ -181,7 +181,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 /// `--virtualhost` of an https check: it is also the TLS server name.
-pub fn check_server_name(name: &str) -> Result<(), CtlError> {
+fn check_server_name(name: &str) -> Result<(), CtlError> {
     TlsSettings::server_name(name).map(|_| ()).map_err(CtlError::Usage)
 }
 
@@ -197,16 +197,21 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 fn shown_target(target: &CheckTarget) -> String {
     match target {
-        CheckTarget::Tcp(t) if t.host.contains(':') => format!("tcp [{}]:{}", t.host, t.port),
-        CheckTarget::Tcp(t) => format!("tcp {}:{}", t.host, t.port),
-        CheckTarget::Http(u) => format!("http {}", url_text("http", u)),
-        CheckTarget::Https(u) => format!("https {}", url_text("https", u)),
+        CheckTarget::Tcp(t) => format!("tcp {}:{}", bracketed(&t.host), t.port),
+        CheckTarget::Http(u) => format!("http http://{}:{}{}", bracketed(&u.host), u.port, u.path),
+        CheckTarget::Https(u) => {
+            format!("https https://{}:{}{}", bracketed(&u.host), u.port, u.path)
+        }
     }
 }
 
-fn url_text(scheme: &str, url: &HttpUrl) -> String {
-    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
-    format!("{scheme}://{host}:{}{}", url.port, url.path)
+/// An IPv6 address in brackets, as it appears before `:PORT`.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
 }
 
 fn latency_ms(latency: Duration) -> f64 {
