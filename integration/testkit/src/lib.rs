@@ -11,6 +11,7 @@
 //! skip line and returns `None`, unless `DIRECTOR_REQUIRE_NGINX=1` (as `make
 //! test` sets), in which case it panics telling to install nginx.
 
+pub mod netns;
 mod nginx;
 pub mod raw;
 pub mod site;

@@ -1,0 +1,1 @@
+//! Runs a [`crate::machine::Router`] on tokio with the [`crate::linux`] primitives.

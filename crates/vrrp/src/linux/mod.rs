@@ -1,0 +1,2 @@
+//! Linux primitives for the driver: the VRRP raw sockets, rtnetlink (addresses, links,
+//! link events) and gratuitous ARP.

@@ -1,0 +1,121 @@
+//! What the state machine is told about each instance, script and sync group. Plain
+//! data, built by the daemon from its YAML; the names here are the YAML's.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::packet::{Auth, Version};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub instances: Vec<InstanceConfig>,
+    pub scripts: Vec<ScriptConfig>,
+    pub sync_groups: Vec<SyncGroupConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialState {
+    /// Start as BACKUP and wait Master_Down_Interval (RFC 5798).
+    #[default]
+    Backup,
+    /// keepalived `state MASTER`: claim mastership at once; a higher priority peer
+    /// still wins.
+    Master,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// 1-255; 255 is the address owner.
+    pub priority: u8,
+    pub version: Version,
+    /// Centiseconds; a multiple of 100 for version 2.
+    pub advert_interval_cs: u16,
+    pub initial_state: InitialState,
+    /// false is keepalived's nopreempt.
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// Version 2 only; [`Auth::None`] otherwise.
+    pub auth: Auth,
+    /// The address our adverts leave from; also breaks priority ties (higher wins).
+    /// The driver fills it from the unicast source or the interface's primary address.
+    pub primary_address: Ipv4Addr,
+    pub virtual_addresses: Vec<VirtualAddress>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScript>,
+    pub garp: GarpConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VirtualAddress {
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    /// Interface to put it on; the instance's interface when None.
+    pub dev: Option<String>,
+    /// Address label (`eth0:1`), as keepalived's `label`.
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInterface {
+    pub name: String,
+    /// 0: link down puts the instance in FAULT. Negative: added to the priority while
+    /// down. Positive: added while up.
+    pub weight: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScript {
+    /// A [`ScriptConfig::name`].
+    pub name: String,
+    /// Overrides the script's own weight for this instance.
+    pub weight: Option<i32>,
+}
+
+/// The sans-IO part of a tracked script: the driver runs it every interval and reports
+/// each exit; the machine counts rise/fall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptConfig {
+    pub name: String,
+    /// 0: failure puts the instances tracking it in FAULT. Negative: added to the
+    /// priority while failed. Positive: added while succeeding.
+    pub weight: i32,
+    /// Successes in a row to count as up again (at least 1).
+    pub rise: u32,
+    /// Failures in a row to count as down (at least 1).
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupConfig {
+    pub name: String,
+    /// [`InstanceConfig::name`]s; they move between MASTER and BACKUP together and one
+    /// in FAULT faults them all.
+    pub instances: Vec<String>,
+}
+
+/// Gratuitous ARP after becoming MASTER, as keepalived's garp_master_* settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpConfig {
+    /// A second burst this long after the transition (keepalived default 5 s; zero: none).
+    pub master_delay: Duration,
+    /// Gratuitous ARPs per address in each burst (default 5).
+    pub master_repeat: u32,
+    /// Periodic bursts while MASTER (default none).
+    pub master_refresh: Option<Duration>,
+    /// Per address in each refresh burst (default 1).
+    pub master_refresh_repeat: u32,
+}
+
+impl Default for GarpConfig {
+    fn default() -> Self {
+        GarpConfig {
+            master_delay: Duration::from_secs(5),
+            master_repeat: 5,
+            master_refresh: None,
+            master_refresh_repeat: 1,
+        }
+    }
+}
