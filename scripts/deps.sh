@@ -2,6 +2,9 @@
 # Host packages the unit tests need (the VM's are scripts/vm/prepare.sh's):
 #   * nginx-light: the real nginx the checker's acceptance tests start on
 #     loopback (integration/testkit); `make test` makes its absence a failure.
+#   * keepalived: the real VRRP peer of the interop tests (integration/netns) and
+#     the anchor of the P4 failover benchmark. Installed, never started as a service.
+#   * iproute2: `ip netns`, veth and bridges for the namespace tests.
 #
 # Idempotent: installs only what is missing. `apt-get update` runs only when
 # the first install attempt fails (no lists yet, or stale lists).
@@ -57,4 +60,4 @@ ensure_packages() {
     fi
 }
 
-ensure_packages nginx-light ca-certificates iproute2
+ensure_packages nginx-light ca-certificates iproute2 keepalived
