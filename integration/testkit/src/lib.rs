@@ -6,15 +6,25 @@
 //! * [`refused_addr`]: a loopback port nothing listens on.
 //! * [`BlackHole`]: a loopback port that accepts connections and never answers.
 //! * [`raw`]: a bare HTTP/1.1 client, to see what a server sent on the wire.
+//! * VRRP labs in network namespaces ([`netns`]): [`router`] describes a VRRP router
+//!   once for both [`directord`] and [`keepalived`]; [`addrwatch`] times VIP changes
+//!   over rtnetlink, [`wire`] sniffs and injects VRRP packets, [`wait`] polls.
 //!
 //! Skip policy: when nginx is not installed, [`Nginx::start_or_skip`] prints a
 //! skip line and returns `None`, unless `DIRECTOR_REQUIRE_NGINX=1` (as `make
 //! test` sets), in which case it panics telling to install nginx.
 
+pub mod addrwatch;
+pub mod directord;
+pub mod keepalived;
 pub mod netns;
 mod nginx;
+pub mod process;
 pub mod raw;
+pub mod router;
 pub mod site;
+pub mod wait;
+pub mod wire;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
