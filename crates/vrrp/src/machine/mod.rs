@@ -7,11 +7,21 @@
 //! so tests run many routers on virtual time.
 
 pub mod config;
+mod instance;
+mod router;
+mod sync_group;
+#[cfg(test)]
+mod tests;
+mod timers;
+mod tracking;
+mod validate;
 
 pub use config::{
     GarpConfig, InitialState, InstanceConfig, RouterConfig, ScriptConfig, SyncGroupConfig,
     TrackInterface, TrackScript, VirtualAddress,
 };
+pub use router::Router;
+pub use validate::ConfigError;
 
 use std::net::Ipv4Addr;
 
@@ -47,11 +57,24 @@ pub type GroupIndex = usize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send from the instance's socket: to 224.0.0.18, or to each unicast peer.
-    SendAdvert { instance: InstanceIndex, advert: Advert },
-    AddAddresses { instance: InstanceIndex, addresses: Vec<VirtualAddress> },
-    RemoveAddresses { instance: InstanceIndex, addresses: Vec<VirtualAddress> },
+    SendAdvert {
+        instance: InstanceIndex,
+        advert: Advert,
+    },
+    AddAddresses {
+        instance: InstanceIndex,
+        addresses: Vec<VirtualAddress>,
+    },
+    RemoveAddresses {
+        instance: InstanceIndex,
+        addresses: Vec<VirtualAddress>,
+    },
     /// `repeat` gratuitous ARPs for each address, on the address's interface.
-    SendGratuitousArp { instance: InstanceIndex, addresses: Vec<VirtualAddress>, repeat: u32 },
+    SendGratuitousArp {
+        instance: InstanceIndex,
+        addresses: Vec<VirtualAddress>,
+        repeat: u32,
+    },
     /// The instance changed state; the driver logs it and runs its notify scripts
     /// (`Stop` is reported as `to: Init` with `stopping: true`).
     Transition {
@@ -64,7 +87,11 @@ pub enum Action {
         stopping: bool,
     },
     /// A sync group as a whole entered a state (group notify scripts).
-    GroupTransition { group: GroupIndex, to: State, stopping: bool },
+    GroupTransition {
+        group: GroupIndex,
+        to: State,
+        stopping: bool,
+    },
 }
 
 /// A snapshot of one instance for status output.

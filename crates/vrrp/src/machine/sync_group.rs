@@ -1,0 +1,135 @@
+//! keepalived's vrrp_sync_group: members move between MASTER and BACKUP together, and a
+//! fault in one faults them all.
+
+use std::time::Instant;
+
+use super::instance::Outcome;
+use super::router::Router;
+use super::tracking::describe;
+use super::{Action, GroupIndex, InstanceIndex, State};
+
+#[derive(Debug)]
+pub(crate) struct Group {
+    name: String,
+    members: Vec<InstanceIndex>,
+    /// Last state reported in a GroupTransition.
+    pub(crate) state: State,
+}
+
+impl Group {
+    pub(crate) fn new(name: String, members: Vec<InstanceIndex>) -> Group {
+        Group { name, members, state: State::Init }
+    }
+}
+
+impl Router {
+    pub(super) fn group_of(&self, i: InstanceIndex) -> Option<GroupIndex> {
+        self.groups.iter().position(|g| g.members.contains(&i))
+    }
+
+    /// Members start together: FAULT if any is faulty, else MASTER if any would start
+    /// MASTER, else BACKUP.
+    pub(super) fn start_group(&mut self, now: Instant, g: GroupIndex) {
+        let members = self.groups[g].members.clone();
+        let targets: Vec<(State, String)> = members.iter().map(|&i| self.start_target(i)).collect();
+        let leader = [State::Fault, State::Master]
+            .into_iter()
+            .find_map(|s| targets.iter().position(|(t, _)| *t == s).map(|k| (s, k)));
+        for (k, &i) in members.iter().enumerate() {
+            let (to, reason) = match leader {
+                Some((to, lead)) if lead != k && targets[k].0 != to => {
+                    let name = &self.instances[members[lead]].cfg.name;
+                    (
+                        to,
+                        format!(
+                            "sync group {}: member {name} is {}",
+                            self.groups[g].name,
+                            to.as_str()
+                        ),
+                    )
+                }
+                _ => targets[k].clone(),
+            };
+            self.start_instance(now, i, to, reason);
+        }
+    }
+
+    /// The rest of the group follows a member that took over or gave way on its own.
+    pub(super) fn propagate(&mut self, now: Instant, from: InstanceIndex, outcome: Outcome) {
+        let Some(g) = self.group_of(from) else { return };
+        let (follow, to) = match outcome {
+            Outcome::BecameMaster => (State::Backup, State::Master),
+            Outcome::BecameBackup => (State::Master, State::Backup),
+            Outcome::Stay => return,
+        };
+        let reason = format!(
+            "sync group {}: member {} became {}",
+            self.groups[g].name,
+            self.instances[from].cfg.name,
+            to.as_str()
+        );
+        for &i in &self.groups[g].members {
+            let instance = &mut self.instances[i];
+            if i == from || instance.state != follow {
+                continue;
+            }
+            if to == State::Master {
+                instance.enter_master(now, reason.clone(), &mut self.actions);
+            } else {
+                instance.enter_backup(now, reason.clone(), None, &mut self.actions);
+            }
+        }
+    }
+
+    /// A faulty member faults the whole group; when none is faulty any more they all
+    /// leave FAULT together (to MASTER at once if one owns its addresses).
+    pub(super) fn group_faults(&mut self, now: Instant, g: GroupIndex) {
+        let group = &self.groups[g];
+        let faulty: Vec<&str> = group
+            .members
+            .iter()
+            .filter(|&&i| !self.instances[i].faults.is_empty())
+            .map(|&i| self.instances[i].cfg.name.as_str())
+            .collect();
+        let reason = if faulty.is_empty() {
+            format!("sync group {}: faults cleared", group.name)
+        } else {
+            format!("sync group {}: {} FAULT", group.name, faulty.join(", "))
+        };
+        let owner = group.members.iter().any(|&i| self.instances[i].is_owner());
+        let leave_fault = faulty.is_empty();
+        for &i in &group.members {
+            let instance = &mut self.instances[i];
+            let out = &mut self.actions;
+            match (leave_fault, instance.state) {
+                (false, State::Backup | State::Master) => {
+                    let why = if instance.faults.is_empty() {
+                        reason.clone()
+                    } else {
+                        describe(&instance.faults)
+                    };
+                    instance.enter_fault(why, out);
+                }
+                (true, State::Fault) if owner => instance.enter_master(now, reason.clone(), out),
+                (true, State::Fault) => instance.enter_backup(now, reason.clone(), None, out),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reports each group whose members now agree on a new state.
+    pub(super) fn emit_group_states(&mut self) {
+        for (group, g) in self.groups.iter_mut().enumerate() {
+            let mut states = g.members.iter().map(|&i| self.instances[i].state);
+            let Some(first) = states.next() else { continue };
+            if states.all(|s| s == first) && first != g.state {
+                g.state = first;
+                self.actions.push_back(Action::GroupTransition {
+                    group,
+                    to: first,
+                    stopping: false,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Sync groups: members move together and one fault faults them all.
+
+use std::time::{Duration, Instant};
+
+use super::sim::Sim;
+use super::{addr, instance, mdi, skew};
+use crate::machine::{Action, InstanceConfig, Router, RouterConfig, State, SyncGroupConfig};
+use crate::packet::{Advert, Auth, Received, Version, VRRP_MCAST_V4, VRRP_TTL};
+
+/// Two instances in group VG_1: "a" on eth0 VRID 1, "b" on eth1 VRID 2.
+fn grouped(a: u8, b: u8, host: u8) -> RouterConfig {
+    let mut second: InstanceConfig = instance("b", b, host);
+    second.interface = "eth1".to_string();
+    second.vrid = 2;
+    RouterConfig {
+        instances: vec![instance("a", a, host), second],
+        scripts: Vec::new(),
+        sync_groups: vec![SyncGroupConfig {
+            name: "VG_1".to_string(),
+            instances: vec!["a".to_string(), "b".to_string()],
+        }],
+    }
+}
+
+fn drain(r: &mut Router) -> Vec<Action> {
+    std::iter::from_fn(|| r.poll_action()).collect()
+}
+
+fn group_transitions(actions: &[Action]) -> Vec<State> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::GroupTransition { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect()
+}
+
+fn states(r: &Router) -> Vec<State> {
+    r.status().iter().map(|s| s.state).collect()
+}
+
+#[test]
+fn members_move_together_on_one_router() {
+    let t0 = Instant::now();
+    let mut r = Router::new(grouped(200, 100, 1)).expect("valid");
+    r.start(t0);
+    assert_eq!(group_transitions(&drain(&mut r)), vec![State::Backup]);
+
+    // "a" times out first; "b" follows at the same instant.
+    let down = t0 + mdi(200, 100);
+    assert_eq!(r.poll_timeout(), Some(down));
+    r.handle_timeout(down);
+    let acts = drain(&mut r);
+    assert_eq!(states(&r), vec![State::Master, State::Master]);
+    assert!(acts.iter().any(|a| matches!(a, Action::Transition { instance: 1, reason, .. }
+        if reason == "sync group VG_1: member a became MASTER")));
+    assert_eq!(group_transitions(&acts), vec![State::Master]);
+
+    // A better master for "b" sends both back.
+    let better = Advert {
+        version: Version::V3,
+        vrid: 2,
+        priority: 150,
+        interval_cs: 100,
+        addresses: vec![addr(100)],
+        auth: Auth::None,
+    };
+    let rx = Received { src: addr(2), dst: VRRP_MCAST_V4, ttl: VRRP_TTL, advert: better };
+    let now = down + Duration::from_millis(1500);
+    assert_eq!(r.handle_advert(now, "eth1", &rx), Ok(1));
+    let acts = drain(&mut r);
+    assert_eq!(states(&r), vec![State::Backup, State::Backup]);
+    assert_eq!(group_transitions(&acts), vec![State::Backup]);
+    assert_eq!(acts.iter().filter(|a| matches!(a, Action::RemoveAddresses { .. })).count(), 2);
+
+    // One member's link fault faults both, until it clears.
+    r.set_link(now, "eth1", false);
+    let acts = drain(&mut r);
+    assert_eq!(states(&r), vec![State::Fault, State::Fault]);
+    assert_eq!(group_transitions(&acts), vec![State::Fault]);
+    let status = r.status();
+    assert_eq!((status[0].faults.len(), status[1].faults.clone()), (0, vec!["eth1".to_string()]));
+    assert!(matches!(&acts[0], Action::Transition { instance: 0, reason, .. }
+        if reason == "sync group VG_1: b FAULT"));
+    assert_eq!(r.poll_timeout(), None);
+    r.set_link(now, "eth1", true);
+    assert_eq!(states(&r), vec![State::Backup, State::Backup]);
+    assert_eq!(group_transitions(&drain(&mut r)), vec![State::Backup]);
+}
+
+#[test]
+fn group_fails_over_between_routers() {
+    let mut sim = Sim::new(vec![grouped(200, 150, 1), grouped(100, 100, 2)]);
+    sim.start_all();
+    sim.run_until(sim.t(10.5));
+    // "b" of A would time out later on its own; it went with "a".
+    assert_eq!(sim.entered(0, 1, State::Master, sim.t0), Some(sim.t0 + mdi(200, 100)));
+    assert_eq!((sim.masters(0), sim.masters(1)), (vec![0], vec![0]));
+
+    // A fault on A's eth1 faults A's whole group; B hears priority 0 on both.
+    sim.with(0, |r, now| r.set_link(now, "eth1", false));
+    assert_eq!((sim.state(0, 0), sim.state(0, 1)), (State::Fault, State::Fault));
+    sim.run_until(sim.t(20.0));
+    for i in 0..2 {
+        let zero = sim.nodes[1].rx.iter().find(|d| d.priority == 0 && d.result == Ok(i));
+        let at = zero.expect("priority 0 heard").at;
+        let became = sim.entered(1, i, State::Master, sim.t(10.5)).expect("B took over");
+        // Whichever member's skew ran out first took the other along.
+        assert!(became <= at + skew(100, 100));
+    }
+    assert_eq!((sim.masters(0), sim.masters(1)), (vec![1], vec![1]));
+
+    // Cleared, A's group comes back as BACKUP and preempts together.
+    sim.with(0, |r, now| r.set_link(now, "eth1", true));
+    sim.run_until(sim.t(30.0));
+    let back = sim.t(20.0) + mdi(200, 100);
+    assert_eq!(sim.entered(0, 0, State::Master, sim.t(20.0)), Some(back));
+    assert_eq!(sim.entered(0, 1, State::Master, sim.t(20.0)), Some(back));
+    assert_eq!((sim.masters(0), sim.masters(1)), (vec![0], vec![0]));
+}
