@@ -1,4 +1,4 @@
-//! Runs a [`crate::machine::Router`] on tokio with the [`crate::linux`] primitives.
+//! What the driver is told, beyond the state machine's own configuration.
 
 use std::net::Ipv4Addr;
 

@@ -1,0 +1,326 @@
+//! Runs a [`Router`] on tokio with the [`crate::linux`] primitives: one receive socket
+//! per interface, one send socket per (interface, source address), rtnetlink for the
+//! virtual addresses and link state, a packet socket for gratuitous ARP.
+//!
+//! The loop is the only owner of the router: received packets, link events, script
+//! results and timer expiries all come to it, and every action it produces is carried
+//! out before the next input is read, so the order the machine chose is the order the
+//! network sees.
+
+mod config;
+mod io;
+mod notify;
+
+pub use config::{DriverConfig, InstanceIo, Notify, Unicast};
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::counters::{Counters, DropReason};
+use crate::machine::{Action, InstanceStatus, Router};
+use crate::packet::{self, VRRP_MCAST_V4};
+
+use io::{Interfaces, Received as Datagram};
+
+/// What the daemon tells a running driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// One run of a tracked script finished.
+    ScriptResult { name: String, ok: bool },
+}
+
+/// The driver's state as status output shows it, published after every change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverStatus {
+    pub instances: Vec<InstanceStatus>,
+    /// Packets no instance could claim (unknown VRID, unreadable header).
+    pub unclaimed: Counters,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("vrrp instance {instance}: interface {interface}: {source}")]
+    Interface {
+        instance: String,
+        interface: String,
+        #[source]
+        source: Box<crate::linux::rtnl::RtnlError>,
+    },
+    #[error("vrrp instance {instance}: interface {interface} has no IPv4 address to send from; set unicast.source or add one")]
+    NoSourceAddress { instance: String, interface: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::machine::ConfigError),
+    /// Boxed: rtnetlink errors carry the whole request, and results stay small.
+    #[error("rtnetlink: {0}")]
+    Rtnl(Box<crate::linux::rtnl::RtnlError>),
+}
+
+impl From<crate::linux::rtnl::RtnlError> for DriverError {
+    fn from(e: crate::linux::rtnl::RtnlError) -> Self {
+        DriverError::Rtnl(Box::new(e))
+    }
+}
+
+/// Runs until `shutdown` resolves, then leaves as RFC 5798 asks: every MASTER sends a
+/// priority 0 advert and drops its addresses, and stop notifications run.
+///
+/// `status` receives a snapshot after every input that changed something.
+pub async fn run(
+    mut config: DriverConfig,
+    mut inputs: mpsc::Receiver<Input>,
+    status: watch::Sender<DriverStatus>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DriverError> {
+    let mut interfaces = Interfaces::open(&mut config)?;
+    let mut router = Router::new(config.router.clone())?;
+    for link in interfaces.initial_links() {
+        router.set_link(Instant::now(), &link.name, link.up);
+    }
+    let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
+    interfaces.spawn_receivers(packets_tx)?;
+    let mut links = interfaces.link_monitor()?;
+    let mut runner = Runner {
+        config: &config,
+        interfaces: &interfaces,
+        logged: Default::default(),
+        send_failures: Default::default(),
+    };
+
+    router.start(Instant::now());
+    runner.perform(&mut router).await;
+    publish(&router, &status);
+
+    tokio::pin!(shutdown);
+    let mut inputs_open = true;
+    loop {
+        let deadline = router.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(datagram) = packets.recv() => {
+                runner.receive(&mut router, &datagram);
+            }
+            links = links.next() => match links {
+                Ok(changed) => {
+                    for link in changed {
+                        if runner.interfaces.tracks(&link.name) {
+                            tracing::info!(interface = %link.name, up = link.up, "link state");
+                            router.set_link(Instant::now(), &link.name, link.up);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("link monitor: {e}"),
+            },
+            input = inputs.recv(), if inputs_open => match input {
+                Some(Input::ScriptResult { name, ok }) => {
+                    router.script_result(Instant::now(), &name, ok);
+                }
+                None => inputs_open = false,
+            },
+            () = sleep_until(deadline) => router.handle_timeout(Instant::now()),
+        }
+        runner.perform(&mut router).await;
+        publish(&router, &status);
+    }
+    router.shutdown(Instant::now());
+    runner.perform(&mut router).await;
+    publish(&router, &status);
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn publish(router: &Router, status: &watch::Sender<DriverStatus>) {
+    let snapshot =
+        DriverStatus { instances: router.status(), unclaimed: router.unclaimed_drops().clone() };
+    status.send_if_modified(|current| {
+        if *current == snapshot {
+            return false;
+        }
+        *current = snapshot;
+        true
+    });
+}
+
+/// Carries out actions and filters received packets; borrows the I/O side.
+struct Runner<'a> {
+    config: &'a DriverConfig,
+    interfaces: &'a Interfaces,
+    /// (interface/vrid, reason) already logged, so a flood of bad packets logs once
+    /// per kind while the counters keep counting.
+    logged: std::collections::HashSet<(String, DropReason)>,
+    /// (instance, destination) whose send failure was logged.
+    send_failures: std::collections::HashSet<(usize, Ipv4Addr)>,
+}
+
+impl Runner<'_> {
+    fn receive(&mut self, router: &mut Router, datagram: &Datagram) {
+        let iface = datagram.interface.as_str();
+        let now = Instant::now();
+        let received = match packet::decode_ipv4(&datagram.bytes) {
+            Ok(received) => received,
+            Err(e) => {
+                let vrid = packet::peek_vrid(&datagram.bytes);
+                let from = io::source_of(&datagram.bytes);
+                self.log_drop(iface, vrid, e.reason(), &e.to_string(), from);
+                router.count_drop(iface, vrid, e.reason());
+                return;
+            }
+        };
+        if self.interfaces.is_own_address(received.src) {
+            router.count_drop(iface, Some(received.advert.vrid), DropReason::OwnPacket);
+            return;
+        }
+        if let Some(peers) = self.unicast_peers(iface, received.advert.vrid) {
+            if !peers.contains(&received.src) {
+                let why = format!("{} is not a unicast peer", received.src);
+                self.log_drop(iface, Some(received.advert.vrid), DropReason::NotPeer, &why, None);
+                router.count_drop(iface, Some(received.advert.vrid), DropReason::NotPeer);
+                return;
+            }
+        }
+        if let Err(reason) = router.handle_advert(now, iface, &received) {
+            let why = format!(
+                "{reason:?} (vrid {}, priority {})",
+                received.advert.vrid, received.advert.priority
+            );
+            self.log_drop(iface, Some(received.advert.vrid), reason, &why, Some(received.src));
+        }
+    }
+
+    /// The peers of the unicast instance for (interface, vrid), if it is one.
+    fn unicast_peers(&self, iface: &str, vrid: u8) -> Option<&[Ipv4Addr]> {
+        let index = self
+            .config
+            .router
+            .instances
+            .iter()
+            .position(|i| i.interface == iface && i.vrid == vrid)?;
+        self.config.instances[index].unicast.as_ref().map(|u| u.peers.as_slice())
+    }
+
+    fn log_drop(
+        &mut self,
+        iface: &str,
+        vrid: Option<u8>,
+        reason: DropReason,
+        why: &str,
+        from: Option<Ipv4Addr>,
+    ) {
+        let key = (format!("{iface}/{vrid:?}"), reason);
+        if self.logged.insert(key) {
+            let from = from.map_or_else(|| "?".to_string(), |a| a.to_string());
+            let vrid = vrid.map_or_else(|| "?".to_string(), |v| v.to_string());
+            tracing::warn!(
+                "dropped VRRP packet on {iface} from {from} (vrid {vrid}): {}: {why} \
+                 (further drops of this kind are only counted)",
+                reason.as_str()
+            );
+        }
+    }
+
+    async fn perform(&mut self, router: &mut Router) {
+        while let Some(action) = router.poll_action() {
+            match action {
+                Action::SendAdvert { instance, advert } => {
+                    if self.send_advert(instance, &advert).await {
+                        router.count_sent(instance);
+                    }
+                }
+                Action::AddAddresses { instance, addresses } => {
+                    for vip in &addresses {
+                        if let Err(e) = self.interfaces.add_address(instance, vip) {
+                            tracing::error!("{}: {e}", self.name(instance));
+                        }
+                    }
+                }
+                Action::RemoveAddresses { instance, addresses } => {
+                    for vip in &addresses {
+                        if let Err(e) = self.interfaces.remove_address(instance, vip) {
+                            tracing::error!("{}: {e}", self.name(instance));
+                        }
+                    }
+                }
+                Action::SendGratuitousArp { instance, addresses, repeat } => {
+                    for vip in &addresses {
+                        for _ in 0..repeat {
+                            if let Err(e) = self.interfaces.send_gratuitous_arp(instance, vip) {
+                                tracing::warn!(
+                                    "{}: gratuitous ARP for {}: {e}",
+                                    self.name(instance),
+                                    vip.address
+                                );
+                                break;
+                            }
+                        }
+                    }
+                }
+                Action::Transition { instance, from, to, priority, reason, stopping } => {
+                    let name = self.name(instance).to_string();
+                    let to_name = if stopping { "STOP" } else { to.as_str() };
+                    tracing::info!(
+                        instance = %name,
+                        "{} -> {to_name} (priority {priority}): {reason}",
+                        from.as_str()
+                    );
+                    let notify = &self.config.instances[instance].notify;
+                    notify::run(notify, "INSTANCE", &name, to, stopping, priority);
+                }
+                Action::GroupTransition { group, to, stopping } => {
+                    let name = self.config.router.sync_groups[group].name.clone();
+                    let to_name = if stopping { "STOP" } else { to.as_str() };
+                    tracing::info!(group = %name, "sync group -> {to_name}");
+                    notify::run(&self.config.sync_groups[group], "GROUP", &name, to, stopping, 0);
+                }
+            }
+        }
+    }
+
+    fn name(&self, instance: usize) -> &str {
+        &self.config.router.instances[instance].name
+    }
+
+    /// Encodes and sends one advert to the group or every peer; true if all sends
+    /// went out. Failures are logged once per instance and error kind.
+    async fn send_advert(&mut self, instance: usize, advert: &packet::Advert) -> bool {
+        let cfg = &self.config.router.instances[instance];
+        let destinations: Vec<Ipv4Addr> = match &self.config.instances[instance].unicast {
+            Some(unicast) => unicast.peers.clone(),
+            None => vec![VRRP_MCAST_V4],
+        };
+        let mut all_sent = true;
+        for dst in destinations {
+            let result = match advert.encode(cfg.primary_address, dst) {
+                Ok(bytes) => {
+                    self.interfaces.send(instance, &bytes, dst).await.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(()) => {
+                    self.send_failures.remove(&(instance, dst));
+                }
+                Err(e) => {
+                    all_sent = false;
+                    if self.send_failures.insert((instance, dst)) {
+                        tracing::error!(instance = %cfg.name, "sending advert to {dst}: {e}");
+                    }
+                }
+            }
+        }
+        all_sent
+    }
+}

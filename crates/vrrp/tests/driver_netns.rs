@@ -1,0 +1,134 @@
+//! The driver against the real kernel: two routers in their own namespaces on one
+//! bridge elect a master, which holds the address; stopping it hands over.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use testkit::netns::{netns_available, Lan, Netns};
+use tokio::sync::{mpsc, watch};
+use vrrp::driver::{DriverConfig, DriverStatus, InstanceIo};
+use vrrp::machine::{
+    GarpConfig, InitialState, InstanceConfig, RouterConfig, State, VirtualAddress,
+};
+use vrrp::packet::{Auth, Version};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+fn config(priority: u8) -> DriverConfig {
+    let instance = InstanceConfig {
+        name: "vi1".into(),
+        interface: "eth0".into(),
+        vrid: 51,
+        priority,
+        version: Version::V3,
+        advert_interval_cs: 10,
+        initial_state: InitialState::Backup,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        auth: Auth::None,
+        primary_address: Ipv4Addr::UNSPECIFIED,
+        virtual_addresses: vec![VirtualAddress {
+            address: VIP,
+            prefix_len: 24,
+            dev: None,
+            label: None,
+        }],
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        garp: GarpConfig::default(),
+    };
+    DriverConfig {
+        router: RouterConfig {
+            instances: vec![instance],
+            scripts: Vec::new(),
+            sync_groups: Vec::new(),
+        },
+        instances: vec![InstanceIo::default()],
+        sync_groups: Vec::new(),
+    }
+}
+
+/// A driver on its own thread inside a namespace; `stop` (or drop) stops it.
+struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    status: watch::Receiver<DriverStatus>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(ns: &Netns, config: DriverConfig) -> Running {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (status_tx, status) = watch::channel(DriverStatus::default());
+        let thread = ns.in_thread(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let (_inputs_tx, inputs) = mpsc::channel(8);
+                let stopped = async move {
+                    let _ = stop_rx.await;
+                };
+                vrrp::driver::run(config, inputs, status_tx, stopped).await.unwrap();
+            });
+        });
+        Running { stop: Some(stop_tx), status, thread: Some(thread) }
+    }
+
+    fn state(&self) -> Option<State> {
+        self.status.borrow().instances.first().map(|i| i.state)
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn higher_priority_wins_and_graceful_stop_hands_over() {
+    if !netns_available() {
+        return;
+    }
+    let lan = Lan::new("vd", 2);
+    let mut high = Running::start(&lan.hosts[0], config(200));
+    let low = Running::start(&lan.hosts[1], config(100));
+
+    wait_for("the priority 200 router to be MASTER", Duration::from_secs(5), || {
+        high.state() == Some(State::Master) && low.state() == Some(State::Backup)
+    });
+    wait_for("the VIP on the master", Duration::from_secs(2), || {
+        lan.hosts[0].has_address("eth0", VIP)
+    });
+    assert!(!lan.hosts[1].has_address("eth0", VIP), "the backup holds the VIP too");
+    let received = low.status.borrow().instances[0].counters.adverts_received;
+    assert!(received > 0, "the backup accepted no adverts");
+
+    // Priority 0 on stop: the backup takes over after its skew time (~61 ms at
+    // priority 100 and 100 ms adverts), far sooner than Master_Down_Interval (361 ms).
+    high.stop();
+    assert!(!lan.hosts[0].has_address("eth0", VIP), "the stopped master kept the VIP");
+    let took = wait_for("the backup to take the VIP", Duration::from_secs(2), || {
+        lan.hosts[1].has_address("eth0", VIP)
+    });
+    assert!(took < Duration::from_millis(300), "takeover took {took:?}, not a skew time");
+    assert_eq!(low.state(), Some(State::Master));
+}
