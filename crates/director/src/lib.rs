@@ -2,5 +2,6 @@
 //!
 //! The binaries are thin: `directorctl` parses its arguments and calls [`ctl`].
 
+pub mod config;
 pub mod ctl;
 pub mod duration;

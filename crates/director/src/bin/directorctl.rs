@@ -28,6 +28,18 @@ enum Command {
     /// Probe a real server once, as a health check would (exit 0 pass, 1 fail).
     #[command(subcommand)]
     Check(Box<CheckCommand>),
+    /// Work with configuration files, offline.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE without a daemon (exit 0 good, 1 with every error listed).
+    Check {
+        /// The YAML configuration file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +195,14 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
+        Command::Config(ConfigCommand::Check { file }) => {
+            match ctl::config::check(&file, &mut stdout, &mut io::stderr().lock()) {
+                Ok(true) => Ok(()),
+                // The errors are printed already.
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! `directorctl` subcommands. Each returns an error for `main` to print; none prints errors.
 
 pub mod check;
+pub mod config;
 pub mod ipvs;
 mod ipvs_json;
 

@@ -1,0 +1,149 @@
+//! The director's YAML configuration (DESIGN.md, "Config"): load, check, convert.
+//!
+//! Loading is two passes. serde_yaml reads the text into [`model`]'s structs, which
+//! refuses bad syntax, wrong types and unknown keys (the first such error stops it).
+//! Then the semantic checks run over the whole document and collect every problem,
+//! each placed at its line and column through a [`location::PathIndex`] of the same text.
+//! What comes out is typed and checked: [`Config`] converts into the VRRP driver's
+//! configuration without further checks.
+//!
+//! Sections are checked one module each ([`director`], [`vrrp`] with [`instance`]);
+//! `virtual_servers:` will be one more section beside them.
+
+mod convert;
+mod de;
+mod director;
+mod error;
+mod instance;
+mod location;
+mod model;
+mod vrrp;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use ::vrrp::driver::{Notify, Unicast};
+pub use ::vrrp::machine::{GarpConfig, InitialState, TrackInterface, TrackScript, VirtualAddress};
+pub use ::vrrp::packet::Version;
+pub use error::{ConfigError, Located};
+
+use error::Report;
+use location::PathIndex;
+use model::RawConfig;
+
+/// Where `directord` listens and `directorctl` connects when the file does not say.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/director/director.sock";
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub director: DirectorSection,
+    pub vrrp: VrrpSection,
+}
+
+/// `director:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorSection {
+    /// keepalived's router_id; the host name when not given.
+    pub id: String,
+    pub control_socket: PathBuf,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// `vrrp:`. Names are unique and every reference between these lists resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VrrpSection {
+    pub scripts: Vec<Script>,
+    pub instances: Vec<Instance>,
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+/// `vrrp.scripts.NAME` (keepalived's vrrp_script).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub name: String,
+    /// argv; the program is an absolute path.
+    pub command: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// -253..=253, as keepalived.
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// `vrrp.instances[N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub priority: u8,
+    pub version: Version,
+    /// Whole seconds for version 2, a multiple of 10 ms for version 3.
+    pub advert_interval: Duration,
+    pub initial_state: InitialState,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// Version 2 simple password, 1-8 bytes.
+    pub password: Option<String>,
+    pub unicast: Option<Unicast>,
+    pub virtual_addresses: Vec<VirtualAddress>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScript>,
+    pub notify: Notify,
+    pub garp: GarpConfig,
+}
+
+/// `vrrp.sync_groups[N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// [`Instance::name`]s, each in no other group.
+    pub instances: Vec<String>,
+    pub notify: Notify,
+}
+
+/// A tracked script for the daemon to run every `interval`, killed after `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScriptRun {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// Reads and checks `path`; errors name the path as given.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Checks YAML text; `origin` names it in errors (normally the file name).
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_yaml::from_str(text)
+            .map_err(|e| ConfigError::Invalid(vec![error::from_serde(origin, &e)]))?;
+        let index = PathIndex::build(text);
+        let mut report = Report::new(origin, &index);
+        let director = director::check(&raw.director, &mut report);
+        let vrrp = vrrp::check(&raw.vrrp, &mut report);
+        let errors = report.finish();
+        if errors.is_empty() {
+            Ok(Config { director, vrrp })
+        } else {
+            Err(ConfigError::Invalid(errors))
+        }
+    }
+
+    pub fn director_id(&self) -> &str {
+        &self.director.id
+    }
+
+    pub fn control_socket(&self) -> &Path {
+        &self.director.control_socket
+    }
+}
