@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod ctl;
+pub mod daemon;
 pub mod duration;

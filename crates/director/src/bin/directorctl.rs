@@ -16,6 +16,9 @@ use director::ctl::{self, ipvs::ListArgs, ipvs::RestoreArgs};
 #[derive(Debug, Parser)]
 #[command(name = "directorctl", version, about = "Control and inspect the IPVS director")]
 struct Cli {
+    /// The daemon's control socket (as given to `directord --socket`).
+    #[arg(long, global = true, value_name = "PATH", default_value = ctl::status::DEFAULT_SOCKET)]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +34,12 @@ enum Command {
     /// Work with configuration files, offline.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The running daemon's state: VRRP instances (exit 3: not running, 4: no permission).
+    Status {
+        /// Machine-readable, the fields of DESIGN.md.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +204,15 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
+        Command::Status { json } => {
+            return match ctl::status::run(&cli.socket, json, &mut stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("directorctl: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            };
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             match ctl::config::check(&file, &mut stdout, &mut io::stderr().lock()) {
                 Ok(true) => Ok(()),

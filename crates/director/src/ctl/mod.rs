@@ -4,6 +4,7 @@ pub mod check;
 pub mod config;
 pub mod ipvs;
 mod ipvs_json;
+pub mod status;
 
 use std::process::ExitCode;
 

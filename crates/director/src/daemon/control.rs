@@ -1,0 +1,90 @@
+//! The control socket: a Unix stream socket, mode 0600. One request line per
+//! connection (`status`), one JSON document back.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// Answers a request line; the daemon decides what each command means.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: &str) -> serde_json::Value;
+}
+
+/// The listening socket; removes its file on drop.
+#[derive(Debug)]
+pub struct ControlSocket {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `path` (creating its directory), refusing to take over a socket another
+    /// daemon still answers on; a stale file from a crashed daemon is replaced.
+    pub fn bind(path: &Path) -> io::Result<ControlSocket> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        if path.exists() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{}: another directord answers on this socket", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(ControlSocket { listener, path: path.to_path_buf() })
+    }
+
+    /// Serves until the task is dropped; each connection gets its own task.
+    pub async fn serve(self, handler: std::sync::Arc<dyn Handler>) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, _)) => {
+                    let handler = handler.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = answer(stream, handler.as_ref()).await {
+                            tracing::debug!("control connection: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("control socket accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Requests longer than this are refused: no command needs more.
+const MAX_REQUEST: u64 = 4096;
+
+async fn answer(stream: UnixStream, handler: &dyn Handler) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST));
+    let reply =
+        match tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line))
+            .await
+        {
+            Ok(Ok(_)) => handler.handle(line.trim()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => serde_json::json!({"error": "no request within 5 s"}),
+        };
+    let mut bytes = serde_json::to_vec(&reply).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write.write_all(&bytes).await?;
+    write.shutdown().await
+}
