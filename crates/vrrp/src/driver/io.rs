@@ -58,9 +58,11 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverErr
 
 impl Interfaces {
     /// Resolves every instance's interface, fills in primary addresses left as
-    /// 0.0.0.0, and opens the sockets.
-    pub fn open(config: &mut DriverConfig) -> Result<Interfaces, DriverError> {
+    /// 0.0.0.0, and opens the sockets; also returns the link-event subscription.
+    pub fn open(config: &mut DriverConfig) -> Result<(Interfaces, LinkMonitor), DriverError> {
         let rtnl = Rtnl::open().map_err(io_error("rtnetlink socket"))?;
+        // Subscribed before the first read of link state, so no change falls between.
+        let monitor = LinkMonitor::open().map_err(io_error("rtnetlink link monitor"))?;
         let mut links = HashMap::new();
         let mut tracked = HashSet::new();
         let mut instance_ifindex = Vec::new();
@@ -142,7 +144,7 @@ impl Interfaces {
                 }
             }
         }
-        Ok(Interfaces {
+        let interfaces = Interfaces {
             rtnl,
             tracked,
             links,
@@ -153,21 +155,15 @@ impl Interfaces {
             receiver_tasks: Vec::new(),
             arp,
             own,
-        })
+        };
+        Ok((interfaces, monitor))
     }
 
     /// Link state at start of every tracked interface; missing ones are down.
     pub fn initial_links(&self) -> Vec<Link> {
         self.tracked
             .iter()
-            .map(|name| {
-                self.links.get(name).cloned().unwrap_or_else(|| Link {
-                    index: 0,
-                    name: name.clone(),
-                    up: false,
-                    mac: None,
-                })
-            })
+            .map(|name| self.links.get(name).cloned().unwrap_or_else(|| missing(name)))
             .collect()
     }
 
@@ -179,8 +175,16 @@ impl Interfaces {
         self.own.contains(&address)
     }
 
-    pub fn link_monitor(&self) -> Result<LinkMonitor, DriverError> {
-        LinkMonitor::open().map_err(io_error("rtnetlink link monitor"))
+    /// Current state of every tracked interface, for when link events were lost.
+    pub fn reread_links(&self) -> Result<Vec<Link>, DriverError> {
+        let links = self.rtnl.links()?;
+        Ok(self
+            .tracked
+            .iter()
+            .map(|name| {
+                links.iter().find(|l| &l.name == name).cloned().unwrap_or_else(|| missing(name))
+            })
+            .collect())
     }
 
     /// One task per receive socket, feeding `packets`; they end with the driver.
@@ -250,6 +254,11 @@ impl Interfaces {
             None => Ok(()),
         }
     }
+}
+
+/// A tracked interface that does not exist counts as down.
+fn missing(name: &str) -> Link {
+    Link { index: 0, name: name.to_string(), up: false, mac: None }
 }
 
 impl Drop for Interfaces {

@@ -79,14 +79,13 @@ pub async fn run(
     status: watch::Sender<DriverStatus>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DriverError> {
-    let mut interfaces = Interfaces::open(&mut config)?;
+    let (mut interfaces, mut links) = Interfaces::open(&mut config)?;
     let mut router = Router::new(config.router.clone())?;
     for link in interfaces.initial_links() {
         router.set_link(Instant::now(), &link.name, link.up);
     }
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
     interfaces.spawn_receivers(packets_tx)?;
-    let mut links = interfaces.link_monitor()?;
     let mut runner = Runner {
         config: &config,
         interfaces: &interfaces,
@@ -117,7 +116,18 @@ pub async fn run(
                         }
                     }
                 }
-                Err(e) => tracing::warn!("link monitor: {e}"),
+                // ENOBUFS: the kernel dropped events; read the state afresh.
+                Err(e) => {
+                    tracing::warn!("link monitor: {e}; re-reading link state");
+                    match runner.interfaces.reread_links() {
+                        Ok(all) => {
+                            for link in all {
+                                router.set_link(Instant::now(), &link.name, link.up);
+                            }
+                        }
+                        Err(e) => tracing::error!("re-reading link state: {e}"),
+                    }
+                }
             },
             input = inputs.recv(), if inputs_open => match input {
                 Some(Input::ScriptResult { name, ok }) => {
