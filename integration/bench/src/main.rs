@@ -3,12 +3,15 @@
 //! * `p1` (inside the VM, as root): cold apply of a large IPVS table, against ipvsadm.
 //! * `p3` (on the host): 10,000 TCP checks at delay_loop 1 s against loopback listeners,
 //!   CPU, memory and scheduling drift, against keepalived's checker where it can run.
+//! * `p4` (on the host, as root): VRRP failover time in network namespaces, directord
+//!   and keepalived as both routers.
 //!
 //! `p3-listen` and `p3-run` are P3's child processes (the bench re-executes itself), so
 //! the listeners' CPU and each measured runtime's memory stay apart.
 
 mod p1;
 mod p3;
+mod p4;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,7 +19,9 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: director-bench p1 [--services N] [--dests N] [--runs N] \
     [--directorctl PATH] [--ipvsadm PATH]\n       director-bench p3 [--checks N] \
     [--ports-per-address N] [--seconds N] [--warmup N] [--runtime current_thread|multi_thread|both] \
-    [--keepalived PATH|none]";
+    [--keepalived PATH|none]\n       director-bench p4 [--runs N] [--runs-v3 N] \
+    [--daemons both|directord|keepalived] [--modes both|v2|v3] [--directord PATH] \
+    [--directorctl PATH] [--keepalived PATH]";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
         Some("p3") => p3::main(args),
         Some("p3-listen") => p3::listen::main(args),
         Some("p3-run") => p3::ours::main(args),
+        Some("p4") => p4::main(args),
         _ => Err(USAGE.into()),
     };
     let _ = std::io::stdout().flush();
