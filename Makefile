@@ -17,6 +17,7 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) build --manifest-path crates/vrrp/fuzz/Cargo.toml --locked
 
 # DIRECTOR_REQUIRE_NGINX=1 / DIRECTOR_REQUIRE_NETNS=1: the nginx and network-namespace
 # tests fail, not skip, without nginx or without root and iproute2.

@@ -20,6 +20,8 @@ pub enum DropReason {
     BadChecksum,
     /// The address count does not match the packet length.
     BadLength,
+    /// Advertisement interval 0 (VRRPv2 Adver Int, VRRPv3 Max Adver Int).
+    BadInterval,
     /// No instance with this VRID on the receiving interface.
     UnknownVrid,
     /// Version 2 or 3 while the instance runs the other.
@@ -37,7 +39,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Truncated,
         DropReason::BadIpHeader,
         DropReason::BadVersion,
@@ -45,6 +47,7 @@ impl DropReason {
         DropReason::BadTtl,
         DropReason::BadChecksum,
         DropReason::BadLength,
+        DropReason::BadInterval,
         DropReason::UnknownVrid,
         DropReason::VersionMismatch,
         DropReason::AuthMismatch,
@@ -63,6 +66,7 @@ impl DropReason {
             DropReason::BadTtl => "bad_ttl",
             DropReason::BadChecksum => "bad_checksum",
             DropReason::BadLength => "bad_length",
+            DropReason::BadInterval => "bad_interval",
             DropReason::UnknownVrid => "unknown_vrid",
             DropReason::VersionMismatch => "version_mismatch",
             DropReason::AuthMismatch => "auth_mismatch",
