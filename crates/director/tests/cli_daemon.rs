@@ -72,3 +72,16 @@ fn an_interface_that_does_not_exist_stops_the_start_naming_it() {
     assert!(stderr.contains("vrrp instance vi1: interface nosuchif0"), "{stderr}");
     assert!(!socket.exists(), "the control socket was left behind");
 }
+
+#[test]
+fn a_socket_path_that_is_a_regular_file_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("only.yaml");
+    std::fs::write(&config, "director: {id: t}\n").unwrap();
+    let out = directord().arg("--config").arg(&config).arg("--socket").arg(&config).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a socket"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "director: {id: t}\n");
+}

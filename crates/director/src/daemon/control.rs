@@ -2,7 +2,7 @@
 //! connection (`status`), one JSON document back.
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -27,16 +27,34 @@ impl ControlSocket {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        if path.exists() {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                // Never delete what is not a socket: `--socket` pointing at a config
+                // file must not cost the file.
                 return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("{}: another directord answers on this socket", path.display()),
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a socket; refusing to replace it",
                 ));
             }
-            std::fs::remove_file(path)?;
+            Ok(_) => {
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        "another directord answers on this socket",
+                    ));
+                }
+                std::fs::remove_file(path)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        let listener = UnixListener::bind(path)?;
+        // The socket is created 0600 (umask), not made so after a window at 0644.
+        // SAFETY: umask only swaps the process's file-creation mask.
+        let old_mask = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring the previous mask.
+        unsafe { libc::umask(old_mask) };
+        let listener = bound?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         Ok(ControlSocket { listener, path: path.to_path_buf() })
     }

@@ -31,6 +31,11 @@ pub enum DaemonError {
     },
     #[error("vrrp: {0}")]
     Vrrp(#[from] DriverError),
+    #[error(
+        "vrrp did not finish stopping within {STOP_BUDGET:?}: priority 0 adverts may be \
+         missing and virtual addresses may remain (see `ip addr`)"
+    )]
+    StopTimeout,
     #[error("vrrp driver stopped unexpectedly: {0}")]
     VrrpPanicked(String),
 }
@@ -111,9 +116,8 @@ pub async fn run(
         None => match tokio::time::timeout(STOP_BUDGET, &mut driver).await {
             Ok(result) => flatten(result),
             Err(_) => {
-                tracing::error!("vrrp driver did not stop within {STOP_BUDGET:?}");
                 driver.abort();
-                Ok(())
+                Err(DaemonError::StopTimeout)
             }
         },
     };

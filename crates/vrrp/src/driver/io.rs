@@ -73,11 +73,16 @@ impl Interfaces {
                 source: Box::new(source),
             })?;
             if instance.primary_address.is_unspecified() {
-                instance.primary_address =
-                    rtnl.primary_ipv4(link.index)?.ok_or_else(|| DriverError::NoSourceAddress {
+                let primary =
+                    rtnl.primary_ipv4(link.index).map_err(|source| DriverError::Interface {
                         instance: instance.name.clone(),
                         interface: instance.interface.clone(),
+                        source: Box::new(source),
                     })?;
+                instance.primary_address = primary.ok_or_else(|| DriverError::NoSourceAddress {
+                    instance: instance.name.clone(),
+                    interface: instance.interface.clone(),
+                })?;
             }
             instance_ifindex.push(link.index);
             tracked.insert(instance.interface.clone());

@@ -8,6 +8,7 @@
 //! network sees.
 
 mod config;
+mod drops;
 mod io;
 mod notify;
 
@@ -20,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::counters::{Counters, DropReason};
 use crate::machine::{Action, InstanceStatus, Router};
-use crate::packet::{self, VRRP_MCAST_V4};
+use crate::packet::{self, TtlCheck, VRRP_MCAST_V4};
 
 use io::{Interfaces, Received as Datagram};
 
@@ -89,7 +90,7 @@ pub async fn run(
     let mut runner = Runner {
         config: &config,
         interfaces: &interfaces,
-        logged: Default::default(),
+        drops: Default::default(),
         send_failures: Default::default(),
     };
 
@@ -135,7 +136,12 @@ pub async fn run(
                 }
                 None => inputs_open = false,
             },
-            () = sleep_until(deadline) => router.handle_timeout(Instant::now()),
+            () = sleep_until(deadline) => {}
+        }
+        // Timers are checked after every input, not only when the sleep branch wins:
+        // with `biased` a steady stream of packets would otherwise starve them.
+        if router.poll_timeout().is_some_and(|due| due <= Instant::now()) {
+            router.handle_timeout(Instant::now());
         }
         runner.perform(&mut router).await;
         publish(&router, &status);
@@ -169,9 +175,8 @@ fn publish(router: &Router, status: &watch::Sender<DriverStatus>) {
 struct Runner<'a> {
     config: &'a DriverConfig,
     interfaces: &'a Interfaces,
-    /// (interface/vrid, reason) already logged, so a flood of bad packets logs once
-    /// per kind while the counters keep counting.
-    logged: std::collections::HashSet<(String, DropReason)>,
+    /// Rate-limits the log of dropped packets; the counters count every one.
+    drops: drops::DropLog,
     /// (instance, destination) whose send failure was logged.
     send_failures: std::collections::HashSet<(usize, Ipv4Addr)>,
 }
@@ -180,35 +185,40 @@ impl Runner<'_> {
     fn receive(&mut self, router: &mut Router, datagram: &Datagram) {
         let iface = datagram.interface.as_str();
         let now = Instant::now();
-        let received = match packet::decode_ipv4(&datagram.bytes) {
+        let vrid = packet::peek_vrid(&datagram.bytes);
+        let unicast = vrid.and_then(|vrid| self.unicast_peers(iface, vrid)).is_some();
+        let ttl = if unicast { TtlCheck::Any } else { TtlCheck::Require255 };
+        let received = match packet::decode_ipv4_with(&datagram.bytes, ttl) {
             Ok(received) => received,
             Err(e) => {
-                let vrid = packet::peek_vrid(&datagram.bytes);
                 let from = io::source_of(&datagram.bytes);
-                self.log_drop(iface, vrid, e.reason(), &e.to_string(), from);
+                self.drops.record(now, iface, vrid, e.reason(), from, &e.to_string());
                 router.count_drop(iface, vrid, e.reason());
                 return;
             }
         };
+        let vrid = Some(received.advert.vrid);
         if self.interfaces.is_own_address(received.src) {
-            router.count_drop(iface, Some(received.advert.vrid), DropReason::OwnPacket);
+            router.count_drop(iface, vrid, DropReason::OwnPacket);
             return;
         }
         if let Some(peers) = self.unicast_peers(iface, received.advert.vrid) {
             if !peers.contains(&received.src) {
-                let why = format!("{} is not a unicast peer", received.src);
-                self.log_drop(iface, Some(received.advert.vrid), DropReason::NotPeer, &why, None);
-                router.count_drop(iface, Some(received.advert.vrid), DropReason::NotPeer);
+                let why = "not a configured unicast peer";
+                self.drops.record(now, iface, vrid, DropReason::NotPeer, Some(received.src), why);
+                router.count_drop(iface, vrid, DropReason::NotPeer);
                 return;
             }
         }
         if let Err(reason) = router.handle_advert(now, iface, &received) {
-            let why = format!(
-                "{reason:?} (vrid {}, priority {})",
-                received.advert.vrid, received.advert.priority
-            );
-            self.log_drop(iface, Some(received.advert.vrid), reason, &why, Some(received.src));
+            let ours = self.instance(iface, received.advert.vrid);
+            let why = drops::mismatch(reason, &received.advert, ours);
+            self.drops.record(now, iface, vrid, reason, Some(received.src), &why);
         }
+    }
+
+    fn instance(&self, iface: &str, vrid: u8) -> Option<&crate::machine::InstanceConfig> {
+        self.config.router.instances.iter().find(|i| i.interface == iface && i.vrid == vrid)
     }
 
     /// The peers of the unicast instance for (interface, vrid), if it is one.
@@ -220,26 +230,6 @@ impl Runner<'_> {
             .iter()
             .position(|i| i.interface == iface && i.vrid == vrid)?;
         self.config.instances[index].unicast.as_ref().map(|u| u.peers.as_slice())
-    }
-
-    fn log_drop(
-        &mut self,
-        iface: &str,
-        vrid: Option<u8>,
-        reason: DropReason,
-        why: &str,
-        from: Option<Ipv4Addr>,
-    ) {
-        let key = (format!("{iface}/{vrid:?}"), reason);
-        if self.logged.insert(key) {
-            let from = from.map_or_else(|| "?".to_string(), |a| a.to_string());
-            let vrid = vrid.map_or_else(|| "?".to_string(), |v| v.to_string());
-            tracing::warn!(
-                "dropped VRRP packet on {iface} from {from} (vrid {vrid}): {}: {why} \
-                 (further drops of this kind are only counted)",
-                reason.as_str()
-            );
-        }
     }
 
     async fn perform(&mut self, router: &mut Router) {
@@ -258,7 +248,11 @@ impl Runner<'_> {
                     }
                 }
                 Action::RemoveAddresses { instance, addresses } => {
-                    for vip in &addresses {
+                    // Never the address adverts leave from: removing a host's own
+                    // address (an owner's VIP) would cut it off.
+                    for vip in
+                        addresses.iter().filter(|v| !self.interfaces.is_own_address(v.address))
+                    {
                         if let Err(e) = self.interfaces.remove_address(instance, vip) {
                             tracing::error!("{}: {e}", self.name(instance));
                         }

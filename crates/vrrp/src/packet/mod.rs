@@ -288,16 +288,29 @@ fn parse_ipv4(datagram: &[u8]) -> Result<Ipv4<'_>, DecodeError> {
     })
 }
 
+/// Whether the receive path insists on TTL 255.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlCheck {
+    /// RFC 3768/5798 section 7.1: an advert that crossed a router is dropped.
+    Require255,
+    /// Unicast peers may sit behind a router; keepalived skips the check for them too.
+    Any,
+}
+
 /// Decodes a whole IPv4 datagram as a Linux raw socket of protocol 112 delivers it
 /// (header in network byte order, options allowed). Bytes past the IPv4 total length
-/// are ignored.
+/// are ignored. The TTL must be 255.
 pub fn decode_ipv4(datagram: &[u8]) -> Result<Received, DecodeError> {
+    decode_ipv4_with(datagram, TtlCheck::Require255)
+}
+
+/// [`decode_ipv4`] with the TTL check chosen by the caller (unicast instances).
+pub fn decode_ipv4_with(datagram: &[u8], ttl: TtlCheck) -> Result<Received, DecodeError> {
     let ip = parse_ipv4(datagram)?;
     if ip.protocol != IPPROTO_VRRP {
         return Err(DecodeError::Protocol { protocol: ip.protocol });
     }
-    // RFC 3768 section 7.1, RFC 5798 section 7.1: MUST verify the TTL is 255.
-    if ip.ttl != VRRP_TTL {
+    if ttl == TtlCheck::Require255 && ip.ttl != VRRP_TTL {
         return Err(DecodeError::Ttl { ttl: ip.ttl });
     }
     let advert = Advert::decode(ip.payload, ip.src, ip.dst)?;

@@ -345,6 +345,18 @@ fn ttl() {
 }
 
 #[test]
+fn unicast_receive_may_skip_the_ttl_check() {
+    for capture in [V2_CAPTURED, V3_CAPTURED] {
+        let mut d = hex(capture);
+        d[8] = 62;
+        let got = decode_ipv4_with(&d, TtlCheck::Any).unwrap();
+        assert_eq!(got.ttl, 62);
+        assert_eq!(got.advert, decode_ipv4(&hex(capture)).unwrap().advert);
+        assert_eq!(decode_ipv4_with(&d, TtlCheck::Require255), Err(DecodeError::Ttl { ttl: 62 }));
+    }
+}
+
+#[test]
 fn vrrp_header_truncated() {
     let mut d = hex(V3_CAPTURED);
     d.truncate(27);
