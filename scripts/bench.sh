@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: the benchmark program. P3 (checkers) on the host, then P1 (IPVS) and
-# P3's keepalived anchor inside the VM, which has IPVS. Results: BENCHMARKS.md.
+# `make bench`: the benchmark program. P3 (checkers) and P4 (VRRP failover) on the host,
+# then P1 (IPVS) and P3's keepalived anchor inside the VM, which has IPVS. Results:
+# BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +18,10 @@ cargo build --release --locked -p director -p director-bench --bins
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 target/release/director-bench p3 --checks "${BENCH_P3_CHECKS:-10000}" \
     --seconds "${BENCH_P3_SECONDS:-60}" --keepalived "$KEEPALIVED"
+# P4: VRRP failover between two routers in network namespaces on this host (root, no
+# VM needed), directord and then keepalived in the same kind of lab.
+target/release/director-bench p4 --runs "${BENCH_P4_RUNS:-9}" \
+    --runs-v3 "${BENCH_P4_RUNS_V3:-25}" --keepalived "$KEEPALIVED"
 
 # Written here, so the BENCH_* settings of the host reach the VM.
 cat >/tmp/director-bench-vm.sh <<SH
