@@ -89,7 +89,13 @@ fn scenario(prefix: &str, high: Instance, low: Instance) {
     a.restart(ha, Some(&no_preempt)).unwrap();
     wait_state(&a, "BACKUP", settle(&high));
     let cleared = wait_until(Duration::from_secs(1), || !ha.has_address("eth0", VIP));
-    assert!(cleared, "A, BACKUP after a restart, kept the VIP its killed process left on eth0");
+    assert!(
+        cleared,
+        "A, BACKUP after a restart, kept the VIP its killed process left on eth0 \
+         (keepalived removes it at start): {:?}\nA's log:\n{}",
+        ha.ipv4_addresses("eth0"),
+        a.log()
+    );
     assert_one_master(&wa, &wb, false, high.master_down() * 2 + slack(&high));
     assert_roles(&lan, (&b, 1), (&a, 0));
     assert_eq!(status(&a).instance("vi1").state, "BACKUP", "A preempted with preempt: false");
