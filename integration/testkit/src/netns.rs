@@ -124,10 +124,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        let _ =
+            Command::new("ip").args(["netns", "del", &self.name]).stderr(Stdio::null()).status();
     }
 }
 
@@ -187,7 +185,19 @@ impl Lan {
 }
 
 fn switch_veth(switch: &Netns, port: &str, host: &Netns) {
-    switch.run(&["ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", host.name()]);
+    switch.run(&[
+        "ip",
+        "link",
+        "add",
+        port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        host.name(),
+    ]);
     switch.run(&["ip", "link", "set", port, "master", "br0"]);
     switch.run(&["ip", "link", "set", port, "up"]);
 }
