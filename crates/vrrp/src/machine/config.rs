@@ -18,8 +18,11 @@ pub enum InitialState {
     /// Start as BACKUP and wait Master_Down_Interval (RFC 5798).
     #[default]
     Backup,
-    /// keepalived `state MASTER`: claim mastership at once; a higher priority peer
-    /// still wins.
+    /// keepalived `state MASTER`. As in keepalived 2.2, only the address owner
+    /// (priority 255) is MASTER at once, and it is whatever the initial state; any other
+    /// priority starts BACKUP and waits Master_Down_Interval like [`InitialState::Backup`],
+    /// so a restarted node never claims the VIP over a live master. What remains is that
+    /// it always preempts: `preempt: false` and `preempt_delay` are ignored.
     Master,
 }
 
@@ -34,8 +37,9 @@ pub struct InstanceConfig {
     /// Centiseconds; a multiple of 100 for version 2.
     pub advert_interval_cs: u16,
     pub initial_state: InitialState,
-    /// false is keepalived's nopreempt.
+    /// false is keepalived's nopreempt (ignored with [`InitialState::Master`]).
     pub preempt: bool,
+    /// Ignored with [`InitialState::Master`].
     pub preempt_delay: Duration,
     /// Version 2 only; [`Auth::None`] otherwise.
     pub auth: Auth,
@@ -80,9 +84,12 @@ pub struct TrackScript {
 pub struct ScriptConfig {
     pub name: String,
     /// 0: failure puts the instances tracking it in FAULT. Negative: added to the
-    /// priority while failed. Positive: added while succeeding.
+    /// priority while failed. Positive: added while succeeding. Until the first result
+    /// (keepalived's init state) a weight 0 script holds its instances in FAULT and a
+    /// weighted one adds nothing.
     pub weight: i32,
-    /// Successes in a row to count as up again (at least 1).
+    /// Successes in a row to count as up again (at least 1). The first result counts
+    /// on its own, whatever rise and fall say, as in keepalived.
     pub rise: u32,
     /// Failures in a row to count as down (at least 1).
     pub fall: u32,
@@ -92,7 +99,9 @@ pub struct ScriptConfig {
 pub struct SyncGroupConfig {
     pub name: String,
     /// [`InstanceConfig::name`]s; they move between MASTER and BACKUP together and one
-    /// in FAULT faults them all.
+    /// in FAULT faults them all. They go MASTER only once every member's
+    /// Master_Down_Timer has run out with no master heard (keepalived), so a member that
+    /// hears a better master holds the whole group in BACKUP.
     pub instances: Vec<String>,
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use super::config::InstanceConfig;
+use super::config::{InitialState, InstanceConfig};
 use super::timers::{centiseconds, master_down_interval, skew_time};
 use super::tracking::Fault;
 use super::{Action, InstanceIndex, InstanceStatus, State};
@@ -15,12 +15,13 @@ use crate::packet::{Advert, Received, Version};
 
 pub(crate) type Out = VecDeque<Action>;
 
-/// What an instance did on its own, for its sync group to follow.
+/// What an instance did on its own, for the router and its sync group to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Stay,
-    /// Took over: its Master_Down_Timer fired.
-    BecameMaster,
+    /// Its Master_Down_Timer fired and it wants to take over; the router decides, since
+    /// a sync group may hold it in BACKUP ([`Instance::take_over`], [`Instance::hold`]).
+    WantsMaster,
     /// Gave way to a better master.
     BecameBackup,
 }
@@ -52,6 +53,9 @@ pub(crate) struct Instance {
     preempt_until: Option<Instant>,
     /// Why the Master_Down_Timer will fire, when it is not plain silence.
     down_reason: Option<String>,
+    /// keepalived's wantstate MASTER: MASTER, or BACKUP whose Master_Down_Timer ran out
+    /// with no master obeyed since. A sync group goes MASTER only when all members want it.
+    pub(crate) want_master: bool,
 }
 
 impl Instance {
@@ -73,11 +77,26 @@ impl Instance {
             timers: Timers::default(),
             preempt_until: None,
             down_reason: None,
+            want_master: false,
         }
     }
 
     pub(crate) fn is_owner(&self) -> bool {
         self.cfg.priority == 255
+    }
+
+    /// keepalived clears nopreempt and preempt_delay for `state MASTER`, which is all
+    /// that setting still does for a non-owner (it starts BACKUP like any other).
+    fn preempt(&self) -> bool {
+        self.cfg.preempt || self.cfg.initial_state == InitialState::Master
+    }
+
+    fn preempt_delay(&self) -> Duration {
+        if self.cfg.initial_state == InitialState::Master {
+            Duration::ZERO
+        } else {
+            self.cfg.preempt_delay
+        }
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
@@ -145,12 +164,14 @@ impl Instance {
         self.timers = Timers::default();
     }
 
+    /// Addresses, advert and GARPs go out before the transition is reported: the driver
+    /// runs `notify master` on it, and keepalived notifies once the VIPs are up.
     pub(crate) fn enter_master(&mut self, now: Instant, reason: String, out: &mut Out) {
-        self.transition(State::Master, reason, false, out);
         self.master = None;
         self.master_adver_interval_cs = self.cfg.advert_interval_cs;
         self.preempt_until = None;
         self.down_reason = None;
+        self.want_master = true;
         self.timers = Timers::default();
         out.push_back(Action::AddAddresses {
             instance: self.index,
@@ -165,6 +186,21 @@ impl Instance {
         // A zero refresh period would fire forever at one instant.
         self.timers.garp_refresh =
             garp.master_refresh.filter(|r| !r.is_zero()).map(|refresh| now + refresh);
+        self.transition(State::Master, reason, false, out);
+    }
+
+    /// Takes over once its Master_Down_Timer ran out (and its sync group agreed).
+    pub(crate) fn take_over(&mut self, now: Instant, out: &mut Out) {
+        let reason =
+            self.down_reason.take().unwrap_or_else(|| "master down timer expired".to_string());
+        self.enter_master(now, reason, out);
+    }
+
+    /// Held in BACKUP by its sync group: it still wants MASTER and its timer runs again,
+    /// as keepalived re-arms it (the length matters little: another member's timer or
+    /// a priority 0 advert is what usually lets the group go).
+    pub(crate) fn hold(&mut self, now: Instant) {
+        self.timers.master_down = Some(now + self.master_down_interval());
     }
 
     /// `adopt`: the interval of the master we gave way to (v3).
@@ -185,13 +221,15 @@ impl Instance {
         self.timers.master_down = Some(now + self.master_down_interval());
         self.preempt_until = None;
         self.down_reason = None;
+        self.want_master = false;
     }
 
     /// BACKUP at startup: preempt_delay counts from here (keepalived).
     pub(crate) fn start_backup(&mut self, now: Instant, reason: String, out: &mut Out) {
         self.enter_backup(now, reason, None, out);
-        if !self.cfg.preempt_delay.is_zero() {
-            self.preempt_until = Some(now + self.cfg.preempt_delay);
+        let delay = self.preempt_delay();
+        if !delay.is_zero() {
+            self.preempt_until = Some(now + delay);
         }
     }
 
@@ -221,6 +259,7 @@ impl Instance {
         self.master = None;
         self.preempt_until = None;
         self.down_reason = None;
+        self.want_master = false;
         self.master_adver_interval_cs = self.cfg.advert_interval_cs;
     }
 
@@ -239,10 +278,9 @@ impl Instance {
     pub(crate) fn fire_due(&mut self, now: Instant, out: &mut Out) -> Option<Outcome> {
         let earliest = Some(self.next_timeout().filter(|t| *t <= now)?);
         if self.timers.master_down == earliest {
-            let reason =
-                self.down_reason.take().unwrap_or_else(|| "master down timer expired".to_string());
-            self.enter_master(now, reason, out);
-            return Some(Outcome::BecameMaster);
+            self.timers.master_down = None;
+            self.want_master = true;
+            return Some(Outcome::WantsMaster);
         }
         if self.timers.advert == earliest {
             self.send_advert(now, out);
@@ -320,7 +358,7 @@ impl Instance {
             return;
         }
         let lower = advert.priority < self.effective_priority;
-        let obey = !self.cfg.preempt || !lower || self.preempt_delay_open(now);
+        let obey = !self.preempt() || !lower || self.preempt_delay_open(now);
         if !lower {
             // A master at least as good as us ends any preempt delay.
             self.preempt_until = None;
@@ -333,6 +371,9 @@ impl Instance {
             }
             self.timers.master_down = Some(now + self.master_down_interval());
             self.down_reason = None;
+            // A master is heard: a timer that ran out while the group held us back no
+            // longer counts (keepalived sets wantstate BACKUP here).
+            self.want_master = false;
         } else {
             // Ignored, so the timer runs out and we preempt.
             self.down_reason =
@@ -343,13 +384,14 @@ impl Instance {
     /// Whether preempt_delay still holds back preemption of a lower priority master;
     /// the first such master seen opens the window (keepalived).
     fn preempt_delay_open(&mut self, now: Instant) -> bool {
-        if self.cfg.preempt_delay.is_zero() {
+        let delay = self.preempt_delay();
+        if delay.is_zero() {
             return false;
         }
         match self.preempt_until {
             Some(until) => now < until,
             None => {
-                self.preempt_until = Some(now + self.cfg.preempt_delay);
+                self.preempt_until = Some(now + delay);
                 true
             }
         }

@@ -76,7 +76,9 @@ pub enum Action {
         repeat: u32,
     },
     /// The instance changed state; the driver logs it and runs its notify scripts
-    /// (`Stop` is reported as `to: Init` with `stopping: true`).
+    /// (`Stop` is reported as `to: Init` with `stopping: true`). It comes after the
+    /// actions of the move, so `notify master` runs with the addresses up and announced,
+    /// and `notify backup` / `fault` with them gone.
     Transition {
         instance: InstanceIndex,
         from: State,

@@ -8,7 +8,7 @@ use super::instance::{Instance, Outcome};
 use super::sync_group::Group;
 use super::tracking::{describe, Tracking};
 use super::validate::{validate, ConfigError};
-use super::{Action, InitialState, InstanceIndex, InstanceStatus, RouterConfig, State};
+use super::{Action, InstanceIndex, InstanceStatus, RouterConfig, State};
 use crate::counters::{Counters, DropReason};
 use crate::packet::Received;
 
@@ -72,8 +72,9 @@ impl Router {
     }
 
     /// Every instance leaves INIT: FAULT if tracking says so, MASTER if it owns the
-    /// addresses or is configured to start as MASTER, BACKUP otherwise. Sync group
-    /// members start together.
+    /// addresses, BACKUP otherwise (`initial_state: master` included, as in keepalived).
+    /// Sync group members start together. Instances that do not start MASTER first
+    /// remove their addresses, which a run that was killed may have left behind.
     pub fn start(&mut self, now: Instant) {
         if self.running {
             return;
@@ -99,8 +100,6 @@ impl Router {
             (State::Fault, describe(&instance.faults))
         } else if instance.is_owner() {
             (State::Master, "address owner (priority 255)".to_string())
-        } else if instance.cfg.initial_state == InitialState::Master {
-            (State::Master, "initial state MASTER".to_string())
         } else {
             (State::Backup, "startup".to_string())
         }
@@ -109,6 +108,14 @@ impl Router {
     pub(super) fn start_instance(&mut self, now: Instant, i: usize, to: State, reason: String) {
         let out = &mut self.actions;
         let instance = &mut self.instances[i];
+        // Otherwise a host that comes back as BACKUP keeps answering ARP for the VIP
+        // while the peer is MASTER. The driver ignores addresses that are not there.
+        if to != State::Master && !instance.cfg.virtual_addresses.is_empty() {
+            out.push_back(Action::RemoveAddresses {
+                instance: i,
+                addresses: instance.cfg.virtual_addresses.clone(),
+            });
+        }
         match to {
             State::Master => instance.enter_master(now, reason, out),
             State::Fault => instance.enter_fault(reason, out),
@@ -283,11 +290,14 @@ impl Router {
         self.emit_group_states();
     }
 
-    /// After an instance acted on its own: its sync group follows.
+    /// After an instance acted on its own: it takes over if its sync group lets it,
+    /// and the group follows a member that gave way.
     fn follow(&mut self, now: Instant, i: InstanceIndex, outcome: Outcome) {
-        if outcome != Outcome::Stay {
-            self.propagate(now, i, outcome);
-            self.emit_group_states();
+        match outcome {
+            Outcome::Stay => return,
+            Outcome::WantsMaster => self.want_master(now, i),
+            Outcome::BecameBackup => self.propagate_backup(now, i),
         }
+        self.emit_group_states();
     }
 }

@@ -1,9 +1,11 @@
 //! keepalived's vrrp_sync_group: members move between MASTER and BACKUP together, and a
-//! fault in one faults them all.
+//! fault in one faults them all. The group goes MASTER only when every member wants to
+//! (its Master_Down_Timer ran out and no master was heard since); one member giving
+//! way to a better master takes the others to BACKUP at once. Preferring BACKUP keeps
+//! a group whose members hear different masters from flapping.
 
 use std::time::Instant;
 
-use super::instance::Outcome;
 use super::router::Router;
 use super::tracking::describe;
 use super::{Action, GroupIndex, InstanceIndex, State};
@@ -27,12 +29,12 @@ impl Router {
         self.groups.iter().position(|g| g.members.contains(&i))
     }
 
-    /// Members start together: FAULT if any is faulty, else MASTER if any would start
-    /// MASTER, else BACKUP.
+    /// Members start together: FAULT if any is faulty, else BACKUP if any would start
+    /// BACKUP, else (all address owners) MASTER.
     pub(super) fn start_group(&mut self, now: Instant, g: GroupIndex) {
         let members = self.groups[g].members.clone();
         let targets: Vec<(State, String)> = members.iter().map(|&i| self.start_target(i)).collect();
-        let leader = [State::Fault, State::Master]
+        let leader = [State::Fault, State::Backup]
             .into_iter()
             .find_map(|s| targets.iter().position(|(t, _)| *t == s).map(|k| (s, k)));
         for (k, &i) in members.iter().enumerate() {
@@ -54,35 +56,50 @@ impl Router {
         }
     }
 
-    /// The rest of the group follows a member that took over or gave way on its own.
-    pub(super) fn propagate(&mut self, now: Instant, from: InstanceIndex, outcome: Outcome) {
-        let Some(g) = self.group_of(from) else { return };
-        let (follow, to) = match outcome {
-            Outcome::BecameMaster => (State::Backup, State::Master),
-            Outcome::BecameBackup => (State::Master, State::Backup),
-            Outcome::Stay => return,
+    /// Instance `i`'s Master_Down_Timer ran out. On its own it takes over; in a group it
+    /// does so, with every other member, only if they all want MASTER too, and is held
+    /// in BACKUP otherwise (keepalived's vrrp_sync_can_goto_master).
+    pub(super) fn want_master(&mut self, now: Instant, i: InstanceIndex) {
+        let Some(g) = self.group_of(i) else {
+            self.instances[i].take_over(now, &mut self.actions);
+            return;
         };
+        let group = &self.groups[g];
+        if !group.members.iter().all(|&m| self.instances[m].want_master) {
+            self.instances[i].hold(now);
+            return;
+        }
+        self.instances[i].take_over(now, &mut self.actions);
         let reason = format!(
-            "sync group {}: member {} became {}",
-            self.groups[g].name,
-            self.instances[from].cfg.name,
-            to.as_str()
+            "sync group {}: member {} became MASTER",
+            group.name, self.instances[i].cfg.name
+        );
+        for &m in &group.members {
+            let instance = &mut self.instances[m];
+            if m != i && instance.state == State::Backup {
+                instance.enter_master(now, reason.clone(), &mut self.actions);
+            }
+        }
+    }
+
+    /// A member gave way to a better master: the others leave MASTER with it.
+    pub(super) fn propagate_backup(&mut self, now: Instant, from: InstanceIndex) {
+        let Some(g) = self.group_of(from) else { return };
+        let reason = format!(
+            "sync group {}: member {} became BACKUP",
+            self.groups[g].name, self.instances[from].cfg.name
         );
         for &i in &self.groups[g].members {
             let instance = &mut self.instances[i];
-            if i == from || instance.state != follow {
-                continue;
-            }
-            if to == State::Master {
-                instance.enter_master(now, reason.clone(), &mut self.actions);
-            } else {
+            if i != from && instance.state == State::Master {
                 instance.enter_backup(now, reason.clone(), None, &mut self.actions);
             }
         }
     }
 
     /// A faulty member faults the whole group; when none is faulty any more they all
-    /// leave FAULT together (to MASTER at once if one owns its addresses).
+    /// leave FAULT together: to MASTER at once if all own their addresses, else BACKUP
+    /// (an owner among them then waits for the others, as at start).
     pub(super) fn group_faults(&mut self, now: Instant, g: GroupIndex) {
         let group = &self.groups[g];
         let faulty: Vec<&str> = group
@@ -96,7 +113,7 @@ impl Router {
         } else {
             format!("sync group {}: {} FAULT", group.name, faulty.join(", "))
         };
-        let owner = group.members.iter().any(|&i| self.instances[i].is_owner());
+        let owner = group.members.iter().all(|&i| self.instances[i].is_owner());
         let leave_fault = faulty.is_empty();
         for &i in &group.members {
             let instance = &mut self.instances[i];

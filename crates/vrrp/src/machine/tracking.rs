@@ -11,12 +11,15 @@ use super::config::{InstanceConfig, ScriptConfig};
 pub(crate) enum Fault {
     Link(String),
     Script(String),
+    /// A weight 0 script that has not reported yet: keepalived holds the instance in
+    /// FAULT until the first result, so it never takes over on an unchecked service.
+    ScriptPending(String),
 }
 
 impl Fault {
     pub(crate) fn name(&self) -> &str {
         match self {
-            Fault::Link(name) | Fault::Script(name) => name,
+            Fault::Link(name) | Fault::Script(name) | Fault::ScriptPending(name) => name,
         }
     }
 }
@@ -26,6 +29,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::Link(name) => write!(f, "link {name} down"),
             Fault::Script(name) => write!(f, "script {name} failed"),
+            Fault::ScriptPending(name) => write!(f, "script {name}: no result yet"),
         }
     }
 }
@@ -35,29 +39,37 @@ pub(crate) fn describe(faults: &[Fault]) -> String {
     faults.iter().map(Fault::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// A script's rise/fall counting. It starts OK, as keepalived's scripts do unless told
-/// otherwise.
+/// A script's rise/fall counting. Until its first result it is neither OK nor failed
+/// (keepalived's init state): a weight 0 script faults its instances, a weighted one
+/// adds nothing. The first result then counts at once, whatever rise and fall say, as
+/// keepalived starts the count one short of either.
 #[derive(Debug)]
 struct ScriptState {
     name: String,
     rise: u32,
     fall: u32,
-    ok: bool,
+    /// None until the first result.
+    ok: Option<bool>,
     /// Results in a row that disagree with `ok`.
     streak: u32,
 }
 
 impl ScriptState {
-    /// Returns whether the script flipped between OK and failed.
+    /// Returns whether the script changed: its first result, or a flip between OK and
+    /// failed.
     fn report(&mut self, ok: bool) -> bool {
-        if ok == self.ok {
+        let Some(current) = self.ok else {
+            self.ok = Some(ok);
+            return true;
+        };
+        if ok == current {
             self.streak = 0;
             return false;
         }
         self.streak += 1;
         let needed = if ok { self.rise } else { self.fall };
         if self.streak >= needed {
-            self.ok = ok;
+            self.ok = Some(ok);
             self.streak = 0;
             true
         } else {
@@ -90,7 +102,7 @@ impl Tracking {
                 // The config documents "at least 1"; 0 would mean flipping on no evidence.
                 rise: s.rise.max(1),
                 fall: s.fall.max(1),
-                ok: true,
+                ok: None,
                 streak: 0,
             })
             .collect();
@@ -139,7 +151,13 @@ impl Tracking {
         }
         for &(index, weight) in scripts {
             let script = &self.scripts[index];
-            delta += weighted(weight, script.ok, || fault(Fault::Script(script.name.clone())));
+            match script.ok {
+                Some(ok) => {
+                    delta += weighted(weight, ok, || fault(Fault::Script(script.name.clone())));
+                }
+                None if weight == 0 => fault(Fault::ScriptPending(script.name.clone())),
+                None => {}
+            }
         }
         let effective_priority = if cfg.priority == 255 {
             255

@@ -35,6 +35,10 @@ pub enum ConfigError {
     IntervalOutOfRange { instance: String, interval_cs: u16, version: Version },
     #[error("instance {0}: VRRPv3 has no authentication")]
     AuthWithV3(String),
+    /// An advert's address count is one octet, so a master with more could never
+    /// advertise them all.
+    #[error("instance {instance}: {count} virtual addresses, an advert carries at most 255")]
+    TooManyAddresses { instance: String, count: usize },
 }
 
 pub(crate) fn validate(config: &RouterConfig) -> Result<(), ConfigError> {
@@ -106,6 +110,10 @@ fn validate_instance(
             interval_cs: cs,
             version: instance.version,
         });
+    }
+    let count = instance.virtual_addresses.len();
+    if count > usize::from(u8::MAX) {
+        return Err(ConfigError::TooManyAddresses { instance: name(), count });
     }
     if instance.version == Version::V3 && instance.auth != Auth::None {
         return Err(ConfigError::AuthWithV3(name()));

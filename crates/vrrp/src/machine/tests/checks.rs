@@ -1,12 +1,13 @@
 //! Advert checks, drop counting, configuration errors and shutdown, on one router.
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::{addr, instance, mdi, router, vip};
 use crate::counters::DropReason;
 use crate::machine::{
-    Action, ConfigError, InitialState, InstanceConfig, Router, RouterConfig, ScriptConfig, State,
-    SyncGroupConfig, TrackScript,
+    Action, ConfigError, InstanceConfig, Router, RouterConfig, ScriptConfig, State,
+    SyncGroupConfig, TrackScript, VirtualAddress,
 };
 use crate::packet::{Advert, Auth, Received, Version, VRRP_MCAST_V4, VRRP_TTL};
 
@@ -30,6 +31,17 @@ fn started(cfg: InstanceConfig, t0: Instant) -> Router {
     r.start(t0);
     while r.poll_action().is_some() {}
     r
+}
+
+/// Started alone and MASTER once its Master_Down_Interval ran out; returns that instant.
+fn mastered(cfg: InstanceConfig) -> (Router, Instant) {
+    let t0 = Instant::now();
+    let down = t0 + mdi(cfg.priority, 100);
+    let mut r = started(cfg, t0);
+    r.handle_timeout(down);
+    while r.poll_action().is_some() {}
+    assert_eq!(r.status()[0].state, State::Master);
+    (r, down)
 }
 
 fn actions(r: &mut Router) -> Vec<Action> {
@@ -98,10 +110,7 @@ fn v2_auth_and_interval_are_checked() {
 
 #[test]
 fn a_master_is_not_demoted_by_a_bad_advert() {
-    let t0 = Instant::now();
-    let mut cfg = instance("vi", 100, 1);
-    cfg.initial_state = InitialState::Master;
-    let mut r = started(cfg, t0);
+    let (mut r, t0) = mastered(instance("vi", 100, 1));
     let mut bad = advert(254);
     bad.addresses = vec![];
     assert_dropped(&mut r, t0, from(2, bad), DropReason::AddressMismatch);
@@ -132,10 +141,7 @@ fn unknown_vrid_and_driver_drops() {
 
 #[test]
 fn master_answers_priority_zero_and_lower_priority_at_once() {
-    let t0 = Instant::now();
-    let mut cfg = instance("vi", 100, 1);
-    cfg.initial_state = InitialState::Master;
-    let mut r = started(cfg, t0);
+    let (mut r, t0) = mastered(instance("vi", 100, 1));
     for (k, priority) in [0u8, 50, 100].into_iter().enumerate() {
         // 100 from a lower address loses the tie.
         let now = t0 + Duration::from_millis(100 * (k as u64 + 1));
@@ -181,8 +187,8 @@ fn before_start_nothing_runs() {
 #[test]
 fn shutdown_stops_everything() {
     let t0 = Instant::now();
-    let mut master = instance("a", 100, 1);
-    master.initial_state = InitialState::Master;
+    // The address owner is MASTER from the start.
+    let master = instance("a", 255, 1);
     let mut backup = instance("b", 100, 1);
     backup.vrid = 2;
     let mut config = router(vec![master, backup]);
@@ -199,7 +205,7 @@ fn shutdown_stops_everything() {
         instance: i,
         from: if i == 0 { State::Master } else { State::Backup },
         to: State::Init,
-        priority: 100,
+        priority: if i == 0 { 255 } else { 100 },
         reason: "shutdown".to_string(),
         stopping: true,
     };
@@ -243,6 +249,25 @@ fn config_errors() {
         c.track_scripts = vec![TrackScript { name: "nope".to_string(), weight: None }];
     };
     assert!(matches!(with(track), ConfigError::UnknownScript { .. }));
+
+    // An advert carries at most 255 addresses.
+    let many = |count: u32| {
+        let mut c = instance("vi", 100, 1);
+        c.virtual_addresses = (0..count)
+            .map(|k| VirtualAddress {
+                address: Ipv4Addr::from(0x0A00_0000 + k),
+                prefix_len: 32,
+                dev: None,
+                label: None,
+            })
+            .collect();
+        router(vec![c])
+    };
+    assert_eq!(
+        err(many(256)),
+        ConfigError::TooManyAddresses { instance: "vi".to_string(), count: 256 }
+    );
+    assert!(Router::new(many(255)).is_ok());
 
     let two = |b: InstanceConfig| router(vec![instance("a", 100, 1), b]);
     assert!(matches!(err(two(instance("a", 100, 1))), ConfigError::DuplicateInstance(_)));

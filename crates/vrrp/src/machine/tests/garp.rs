@@ -5,29 +5,32 @@ use std::time::Duration;
 
 use super::sim::Sim;
 use super::{addr, instance, mdi, router};
-use crate::machine::{Action, GarpConfig, InitialState, State};
+use crate::machine::{Action, GarpConfig, State};
 use crate::packet::{Advert, Auth, Received, Version, VRRP_MCAST_V4, VRRP_TTL};
 
-/// (seconds since t0, repeat) of every burst the node asked for.
+/// (seconds since the first takeover, repeat) of every burst the node asked for.
 fn bursts(sim: &Sim) -> Vec<(f64, u32)> {
+    let takeover = sim.t0 + mdi(100, 100);
     sim.nodes[0]
         .log
         .iter()
         .filter_map(|(at, action)| match action {
             Action::SendGratuitousArp { repeat, .. } => {
-                Some(((*at - sim.t0).as_secs_f64(), *repeat))
+                Some(((*at - takeover).as_secs_f64(), *repeat))
             }
             _ => None,
         })
         .collect()
 }
 
+/// Alone on the LAN, so MASTER after one Master_Down_Interval.
 fn master_alone(garp: GarpConfig) -> Sim {
     let mut cfg = instance("vi", 100, 1);
-    cfg.initial_state = InitialState::Master;
     cfg.garp = garp;
     let mut sim = Sim::new(vec![router(vec![cfg])]);
     sim.start_all();
+    sim.run_until(sim.t0 + mdi(100, 100));
+    assert_eq!(sim.state(0, 0), State::Master);
     sim
 }
 
@@ -39,14 +42,18 @@ fn bursts_at_entry_after_delay_and_on_refresh() {
         master_refresh: Some(Duration::from_secs(60)),
         master_refresh_repeat: 2,
     });
-    let entry: Vec<Action> = sim.nodes[0].log.iter().map(|(_, a)| a.clone()).collect();
-    assert!(matches!(entry[0], Action::Transition { to: State::Master, .. }));
+    // Addresses up, advert out and GARPs sent before the transition is reported, so
+    // `notify master` runs with the VIP in place.
+    let takeover = sim.t0 + mdi(100, 100);
+    let entry: Vec<Action> =
+        sim.nodes[0].log.iter().filter(|(at, _)| *at == takeover).map(|(_, a)| a.clone()).collect();
     assert!(
-        matches!(&entry[1], Action::AddAddresses { addresses, .. } if addresses[0].address == addr(100))
+        matches!(&entry[0], Action::AddAddresses { addresses, .. } if addresses[0].address == addr(100))
     );
-    assert!(matches!(entry[2], Action::SendAdvert { .. }));
-    assert!(matches!(entry[3], Action::SendGratuitousArp { repeat: 3, .. }));
-    sim.run_until(sim.t(130.0));
+    assert!(matches!(entry[1], Action::SendAdvert { .. }));
+    assert!(matches!(entry[2], Action::SendGratuitousArp { repeat: 3, .. }));
+    assert!(matches!(entry[3], Action::Transition { to: State::Master, .. }));
+    sim.run_until(takeover + Duration::from_secs(130));
     assert_eq!(bursts(&sim), vec![(0.0, 3), (5.0, 3), (60.0, 2), (120.0, 2)]);
 
     // Giving way to a better master cancels every GARP timer.
@@ -65,7 +72,7 @@ fn bursts_at_entry_after_delay_and_on_refresh() {
     assert_eq!(sim.state(0, 0), State::Backup);
     // Nobody else speaks, so it takes over again and the schedule starts afresh.
     sim.run_until(sim.t(200.0));
-    let again = (mdi(100, 100) + Duration::from_secs(130)).as_secs_f64();
+    let again = (Duration::from_secs(130) + mdi(100, 100)).as_secs_f64();
     assert_eq!(
         bursts(&sim),
         vec![
@@ -88,8 +95,9 @@ fn no_delay_no_refresh_means_one_burst() {
         master_refresh: None,
         master_refresh_repeat: 1,
     });
-    sim.run_until(sim.t(100.0));
+    let takeover = sim.t0 + mdi(100, 100);
+    sim.run_until(takeover + Duration::from_millis(100_500));
     assert_eq!(bursts(&sim), vec![(0.0, 5)]);
     // Only adverts keep it busy.
-    assert_eq!(sim.nodes[0].router.poll_timeout(), Some(sim.t(101.0)));
+    assert_eq!(sim.nodes[0].router.poll_timeout(), Some(takeover + Duration::from_secs(101)));
 }

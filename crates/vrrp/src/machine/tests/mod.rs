@@ -7,6 +7,7 @@ mod garp;
 mod groups;
 mod random;
 mod sim;
+mod startup;
 mod tracking;
 
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::sim::Sim;
-use super::{instance, router};
+use super::{addr, instance, router};
 use crate::machine::{InitialState, State};
 
 /// xorshift64, enough to vary the scenarios reproducibly.
@@ -23,11 +23,13 @@ impl Rng {
     }
 }
 
-/// Exactly one MASTER among the running nodes and no transition since `settled`;
-/// with preemption everywhere, it is the highest priority.
+/// Exactly one MASTER among the running nodes, holding the VIP alone, and no transition
+/// since `settled`; with preemption everywhere, it is the highest priority.
 fn assert_steady(sim: &Sim, settled: f64, priorities: &[u8], all_preempt: bool, seed: u64) {
     let masters = sim.masters(0);
     assert_eq!(masters.len(), 1, "seed {seed}: masters {masters:?}");
+    // Only the master answers ARP for the VIP, even after a crash left it on a host.
+    assert_eq!(sim.holders(addr(100)), masters, "seed {seed}: VIP holders");
     for node in 0..sim.nodes.len() {
         let late: Vec<_> =
             sim.transitions(node, 0).into_iter().filter(|(at, ..)| *at >= sim.t(settled)).collect();

@@ -1,6 +1,7 @@
 //! A LAN of routers on virtual time. Each SendAdvert reaches every other running router
 //! on the same segment after a random delay; time jumps to the next delivery or timer.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ pub(crate) struct Node {
     segment: u32,
     pub(crate) log: Vec<(Instant, Action)>,
     pub(crate) rx: Vec<Delivery>,
+    /// Addresses on the host's interfaces. A crash leaves them there, as `kill -9` does.
+    pub(crate) held: BTreeSet<Ipv4Addr>,
 }
 
 #[derive(Debug)]
@@ -63,6 +66,7 @@ impl Sim {
                 segment: 0,
                 log: Vec::new(),
                 rx: Vec::new(),
+                held: BTreeSet::new(),
             })
             .collect();
         Sim {
@@ -132,9 +136,20 @@ impl Sim {
 
     fn drain(&mut self, node: usize) {
         while let Some(action) = self.nodes[node].router.poll_action() {
-            if let Action::SendAdvert { instance, advert } = &action {
-                self.nodes[node].router.count_sent(*instance);
-                self.transmit(node, *instance, advert.clone());
+            match &action {
+                Action::SendAdvert { instance, advert } => {
+                    self.nodes[node].router.count_sent(*instance);
+                    self.transmit(node, *instance, advert.clone());
+                }
+                Action::AddAddresses { addresses, .. } => {
+                    self.nodes[node].held.extend(addresses.iter().map(|v| v.address));
+                }
+                Action::RemoveAddresses { addresses, .. } => {
+                    for v in addresses {
+                        self.nodes[node].held.remove(&v.address);
+                    }
+                }
+                _ => {}
             }
             self.nodes[node].log.push((self.now, action));
         }
@@ -253,6 +268,23 @@ impl Sim {
             .collect()
     }
 
+    /// Running nodes that have `address` on an interface.
+    pub(crate) fn holders(&self, address: Ipv4Addr) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].up && self.nodes[n].held.contains(&address))
+            .collect()
+    }
+
+    /// The node's actions for `instance`, with when.
+    pub(crate) fn actions(&self, node: usize, instance: InstanceIndex) -> Vec<(Instant, Action)> {
+        self.nodes[node]
+            .log
+            .iter()
+            .filter(|(_, action)| action_instance(action) == Some(instance))
+            .cloned()
+            .collect()
+    }
+
     /// When the node last accepted an advert for `instance` at or before `until`.
     pub(crate) fn last_accepted(
         &self,
@@ -275,5 +307,16 @@ impl Sim {
                 _ => None,
             })
             .collect()
+    }
+}
+
+fn action_instance(action: &Action) -> Option<InstanceIndex> {
+    match action {
+        Action::SendAdvert { instance, .. }
+        | Action::AddAddresses { instance, .. }
+        | Action::RemoveAddresses { instance, .. }
+        | Action::SendGratuitousArp { instance, .. }
+        | Action::Transition { instance, .. } => Some(*instance),
+        Action::GroupTransition { .. } => None,
     }
 }

@@ -38,8 +38,11 @@ fn weights_add_up_and_clamp() {
     };
     let mut r = Router::new(config).expect("valid");
     let now = Instant::now();
-    // Unknown interfaces are up: +20 for eth2; the bonus script is OK: +200 (its own
-    // weight 5 is overridden) -> clamped to 254.
+    // Unknown interfaces are up: +20 for eth2; scripts count once they report.
+    assert_eq!(effective(&r), 120);
+    // The bonus script is OK: +200 (its own weight 5 is overridden) -> clamped to 254.
+    r.script_result(now, "chk", true);
+    r.script_result(now, "bonus", true);
     assert_eq!(effective(&r), 254);
     r.script_result(now, "bonus", false);
     assert_eq!(effective(&r), 120);
@@ -84,7 +87,9 @@ fn scripts_rise_and_fall_in_a_row() {
         r.script_result(now, "chk", ok);
         effective(&r)
     };
-    // Two failures, a success (resets the run), then three failures in a row.
+    // The first result counts at once; then two failures, a success (resets the run),
+    // then three failures in a row.
+    assert_eq!(report(true), 100);
     assert_eq!([false, false, true, false, false].map(&mut report), [100; 5]);
     assert_eq!(report(false), 90);
     // One success is not enough with rise 2; a failure in between restarts the count.
@@ -98,13 +103,14 @@ fn scripts_rise_and_fall_in_a_row() {
 #[test]
 fn master_advertises_a_priority_change_at_once() {
     let mut cfg = instance("vi", 100, 1);
-    cfg.initial_state = crate::machine::InitialState::Master;
     cfg.track_interfaces = vec![track_if("eth1", -20)];
     let mut r = Router::new(router(vec![cfg])).expect("valid");
     let t0 = Instant::now();
     r.start(t0);
+    r.handle_timeout(t0 + mdi(100, 100));
     while r.poll_action().is_some() {}
-    let later = t0 + Duration::from_millis(300);
+    assert_eq!(r.status()[0].state, State::Master);
+    let later = t0 + mdi(100, 100) + Duration::from_millis(300);
     r.set_link(later, "eth1", false);
     match r.poll_action() {
         Some(Action::SendAdvert { advert, .. }) => assert_eq!(advert.priority, 80),
@@ -126,6 +132,7 @@ fn tracked_pair(weight: i32, fall: u32) -> Sim {
         sync_groups: Vec::new(),
     };
     let mut sim = Sim::new(vec![a, router(vec![instance("vi", 100, 2)])]);
+    sim.with(0, |r, now| r.script_result(now, "chk", true));
     sim.start_all();
     sim.run_until(sim.t(10.5));
     assert_eq!(sim.masters(0), vec![0]);
