@@ -317,8 +317,8 @@ mod tests {
     fn skew_follows_rfc_5798() {
         let v3 = Instance::v3(100, 100);
         // (256 - 100) * 100 ms / 256 = 60.9375 ms
-        assert_eq!(v3.skew(), Duration::from_micros(60_937));
-        assert_eq!(v3.master_down(), Duration::from_micros(360_937));
+        assert_eq!(v3.skew(), Duration::from_nanos(60_937_500));
+        assert_eq!(v3.master_down(), Duration::from_nanos(360_937_500));
         let v2 = Instance::v2(100, 1);
         assert_eq!(v2.skew(), Duration::from_micros(609_375));
     }
