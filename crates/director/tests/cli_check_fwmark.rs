@@ -6,56 +6,19 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-struct Netns {
-    name: String,
-    listener: Option<Child>,
-}
+use testkit::netns::{netns_available, Netns};
 
-impl Netns {
-    fn exec(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name]).args(args);
-        cmd.output().unwrap()
-    }
+/// Kills the listener by PID when the test ends, pass or fail.
+struct Listener(Child);
 
-    fn run(&self, args: &[&str]) {
-        let out = self.exec(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Netns {
+impl Drop for Listener {
     fn drop(&mut self) {
-        if let Some(mut child) = self.listener.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-}
-
-fn netns_available() -> bool {
-    let root = euid_is_root();
-    let ip = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
-    if root && ip {
-        return true;
-    }
-    assert!(
-        std::env::var("DIRECTOR_REQUIRE_NETNS").as_deref() != Ok("1"),
-        "DIRECTOR_REQUIRE_NETNS=1 but this needs root and iproute2"
-    );
-    testkit::print_skip("needs root and iproute2 (ip netns)");
-    false
-}
-
-fn euid_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_string))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
 }
 
 #[test]
@@ -63,10 +26,7 @@ fn fwmark_routes_the_probe_by_policy() {
     if !netns_available() {
         return;
     }
-    let mut ns = Netns { name: format!("dirchk-mark-{}", std::process::id()), listener: None };
-    let out = Command::new("ip").args(["netns", "add", &ns.name]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    ns.run(&["ip", "link", "set", "lo", "up"]);
+    let ns = Netns::new("dirchk");
     // Marked packets consult table 100 before the local table, which prohibits 127.0.0.1.
     ns.run(&["ip", "rule", "add", "pref", "10", "lookup", "local"]);
     ns.run(&["ip", "rule", "del", "pref", "0"]);
@@ -74,12 +34,8 @@ fn fwmark_routes_the_probe_by_policy() {
     ns.run(&["ip", "route", "add", "prohibit", "127.0.0.1/32", "table", "100"]);
 
     let listen = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',18211))\ns.listen(64)\nprint('ready',flush=True)\ntime.sleep(60)";
-    let listener = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "python3", "-c", listen])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    ns.listener = Some(listener);
+    let _listener =
+        Listener(ns.command(&["python3", "-c", listen]).stdout(Stdio::piped()).spawn().unwrap());
     let started = Instant::now();
     let ctl = env!("CARGO_BIN_EXE_directorctl");
     let probe = |extra: &[&str]| {
