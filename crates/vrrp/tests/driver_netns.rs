@@ -132,3 +132,39 @@ fn higher_priority_wins_and_graceful_stop_hands_over() {
     assert!(took < Duration::from_millis(300), "takeover took {took:?}, not a skew time");
     assert_eq!(low.state(), Some(State::Master));
 }
+
+#[test]
+fn a_recreated_interface_gets_its_sockets_back() {
+    if !netns_available() {
+        return;
+    }
+    let lan = Lan::new("vr", 2);
+    let high = Running::start(&lan.hosts[0], config(200));
+    let low = Running::start(&lan.hosts[1], config(100));
+    wait_for("the priority 200 router to be MASTER", Duration::from_secs(5), || {
+        high.state() == Some(State::Master) && low.state() == Some(State::Backup)
+    });
+
+    // eth0 goes away: the instance's own link is down, so FAULT; the peer takes over.
+    lan.hosts[0].run(&["ip", "link", "del", "eth0"]);
+    wait_for("FAULT on the router that lost eth0", Duration::from_secs(2), || {
+        high.state() == Some(State::Fault)
+    });
+    wait_for("the peer to take over", Duration::from_secs(2), || {
+        low.state() == Some(State::Master) && lan.hosts[1].has_address("eth0", VIP)
+    });
+
+    // A new eth0 (new index): sockets bound to the old one would hear and send nothing,
+    // leaving two masters. With them reopened, the router hears the peer as BACKUP,
+    // then preempts it, and the peer hears that.
+    let received_before = high.status.borrow().instances[0].counters.adverts_received;
+    lan.replug_host(0);
+    wait_for("MASTER again after the interface came back", Duration::from_secs(5), || {
+        high.state() == Some(State::Master) && low.state() == Some(State::Backup)
+    });
+    let received_after = high.status.borrow().instances[0].counters.adverts_received;
+    assert!(received_after > received_before, "no advert heard on the new eth0");
+    wait_for("the VIP on the new eth0", Duration::from_secs(2), || {
+        lan.hosts[0].has_address("eth0", VIP) && !lan.hosts[1].has_address("eth0", VIP)
+    });
+}

@@ -177,6 +177,16 @@ impl Lan {
         Ipv4Addr::new(192, 0, 2, 10 + i as u8)
     }
 
+    /// Makes host `i`'s eth0 and bridge port again, with the same address, after the
+    /// test deleted eth0 (`ip link del eth0`): `ifdown`/`ifup` of a virtual interface.
+    /// The new eth0 has a new interface index.
+    pub fn replug_host(&self, i: usize) {
+        let host = &self.hosts[i];
+        switch_veth(&self.switch, &format!("p{i}"), host);
+        host.run(&["ip", "addr", "add", &format!("{}/24", Lan::address(i)), "dev", "eth0"]);
+        host.run(&["ip", "link", "set", "eth0", "up"]);
+    }
+
     /// Takes host `i`'s port on the bridge down (its eth0 loses carrier) or up.
     pub fn set_port(&self, i: usize, up: bool) {
         let state = if up { "up" } else { "down" };

@@ -1,5 +1,7 @@
-//! The driver's sockets, opened once at start from the configuration: which interface
-//! each instance and address lives on, and the sockets that reach them.
+//! The driver's sockets, per interface: which interface each instance and address lives
+//! on, and the sockets that reach it. An interface deleted and created again (ifdown /
+//! ifup of a VLAN, a veth re-made) gets a new index, and sockets bound to the old one
+//! hear nothing; [`Interfaces::on_link`] opens them afresh.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -26,141 +28,184 @@ pub(super) fn source_of(datagram: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(src))
 }
 
-pub(super) struct Interfaces {
-    rtnl: Rtnl,
-    /// Interface names whose link state the machine tracks (instance interfaces and
-    /// tracked interfaces).
-    tracked: HashSet<String>,
-    /// Resolved at start; a tracked interface missing then is reported down.
-    links: HashMap<String, Link>,
-    /// Per instance: its interface's index and its send socket (index in `senders`).
-    instance_ifindex: Vec<u32>,
-    instance_sender: Vec<usize>,
-    senders: Vec<SendSocket>,
-    /// Taken by `spawn_receivers`.
-    receivers: Vec<(String, ReceiveSocket)>,
-    receiver_tasks: Vec<JoinHandle<()>>,
-    arp: HashMap<u32, ArpSender>,
-    /// Every address our adverts leave from, to ignore our own packets.
-    own: HashSet<Ipv4Addr>,
-}
-
-impl std::fmt::Debug for Interfaces {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interfaces").field("tracked", &self.tracked).finish_non_exhaustive()
-    }
-}
-
 fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DriverError {
     let what = what.into();
     move |source| DriverError::Io { what, source }
 }
 
+/// What an interface needs open; kept so the sockets can be opened again.
+#[derive(Debug, Clone, Default)]
+struct Needs {
+    /// Instances run here: a receive socket (joined to 224.0.0.18 if `multicast`).
+    receive: bool,
+    multicast: bool,
+    /// Source addresses of the instances here: one send socket each.
+    sources: Vec<Ipv4Addr>,
+}
+
+/// The sockets open on one interface.
+struct Attachment {
+    link: Link,
+    needs: Needs,
+    senders: HashMap<Ipv4Addr, SendSocket>,
+    arp: Option<ArpSender>,
+    receiver: Option<JoinHandle<()>>,
+}
+
+impl Attachment {
+    fn open(
+        link: Link,
+        needs: Needs,
+        packets: &mpsc::Sender<Received>,
+    ) -> Result<Attachment, DriverError> {
+        let name = link.name.clone();
+        let mut senders = HashMap::new();
+        for &source in &needs.sources {
+            let socket = SendSocket::open(&name, link.index, source)
+                .map_err(io_error(format!("VRRP send socket on {name} from {source}")))?;
+            senders.insert(source, socket);
+        }
+        let arp = match link.mac {
+            // An interface without a MAC (a tunnel, say) has no ARP to send.
+            Some(mac) => Some(
+                ArpSender::open(link.index, mac)
+                    .map_err(io_error(format!("ARP socket on {name}")))?,
+            ),
+            None => None,
+        };
+        let receiver = if needs.receive {
+            let socket = ReceiveSocket::open(&name, link.index, needs.multicast)
+                .map_err(io_error(format!("VRRP receive socket on {name}")))?;
+            Some(tokio::spawn(receive(name, socket, packets.clone())))
+        } else {
+            None
+        };
+        Ok(Attachment { link, needs, senders, arp, receiver })
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Some(task) = &self.receiver {
+            task.abort();
+        }
+    }
+}
+
+/// Feeds every datagram of `socket` to the loop until the loop is gone.
+async fn receive(interface: String, socket: ReceiveSocket, packets: mpsc::Sender<Received>) {
+    // Large enough for any IPv4 datagram the interface MTU lets through.
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok(n) => {
+                let datagram = Received { interface: interface.clone(), bytes: buf[..n].to_vec() };
+                if packets.send(datagram).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("receiving on {interface}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+pub(super) struct Interfaces {
+    rtnl: Rtnl,
+    /// Interface names whose link state the machine tracks (instance interfaces and
+    /// tracked interfaces), with their state at start.
+    tracked: HashMap<String, Option<Link>>,
+    /// Interfaces we hold sockets on: the instances' and the addresses' devices.
+    attached: HashMap<String, Attachment>,
+    /// Per instance: its interface and the address its adverts leave from.
+    instance_iface: Vec<String>,
+    instance_source: Vec<Ipv4Addr>,
+    /// Every address our adverts leave from, to ignore our own packets.
+    own: HashSet<Ipv4Addr>,
+    packets: mpsc::Sender<Received>,
+}
+
+impl std::fmt::Debug for Interfaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interfaces").field("tracked", &self.tracked.keys()).finish_non_exhaustive()
+    }
+}
+
 impl Interfaces {
-    /// Resolves every instance's interface, fills in primary addresses left as
-    /// 0.0.0.0, and opens the sockets; also returns the link-event subscription.
-    pub fn open(config: &mut DriverConfig) -> Result<(Interfaces, LinkMonitor), DriverError> {
+    /// Resolves every instance's interface, fills in primary addresses left as 0.0.0.0,
+    /// opens the sockets (received datagrams go to `packets`) and returns the
+    /// link-event subscription, opened before the first read of link state so no
+    /// change falls between.
+    pub fn open(
+        config: &mut DriverConfig,
+        packets: mpsc::Sender<Received>,
+    ) -> Result<(Interfaces, LinkMonitor), DriverError> {
         let rtnl = Rtnl::open().map_err(io_error("rtnetlink socket"))?;
-        // Subscribed before the first read of link state, so no change falls between.
         let monitor = LinkMonitor::open().map_err(io_error("rtnetlink link monitor"))?;
-        let mut links = HashMap::new();
-        let mut tracked = HashSet::new();
-        let mut instance_ifindex = Vec::new();
-        for instance in &mut config.router.instances {
-            let link = rtnl.link(&instance.interface).map_err(|source| DriverError::Interface {
+        let mut links: HashMap<String, Link> = HashMap::new();
+        let mut needs: HashMap<String, Needs> = HashMap::new();
+        let mut instance_iface = Vec::new();
+        let mut instance_source = Vec::new();
+        for (instance, io) in config.router.instances.iter_mut().zip(&config.instances) {
+            let interface_error = |source| DriverError::Interface {
                 instance: instance.name.clone(),
                 interface: instance.interface.clone(),
                 source: Box::new(source),
-            })?;
+            };
+            let link = rtnl.link(&instance.interface).map_err(interface_error)?;
             if instance.primary_address.is_unspecified() {
-                let primary =
-                    rtnl.primary_ipv4(link.index).map_err(|source| DriverError::Interface {
-                        instance: instance.name.clone(),
-                        interface: instance.interface.clone(),
-                        source: Box::new(source),
-                    })?;
+                let primary = rtnl.primary_ipv4(link.index).map_err(interface_error)?;
                 instance.primary_address = primary.ok_or_else(|| DriverError::NoSourceAddress {
                     instance: instance.name.clone(),
                     interface: instance.interface.clone(),
                 })?;
             }
-            instance_ifindex.push(link.index);
-            tracked.insert(instance.interface.clone());
-            tracked.extend(instance.track_interfaces.iter().map(|t| t.name.clone()));
-            links.insert(link.name.clone(), link);
-        }
-        for link in rtnl.links()? {
-            if tracked.contains(&link.name) {
-                links.insert(link.name.clone(), link);
+            let need = needs.entry(link.name.clone()).or_default();
+            need.receive = true;
+            need.multicast |= io.unicast.is_none();
+            if !need.sources.contains(&instance.primary_address) {
+                need.sources.push(instance.primary_address);
             }
-        }
-
-        let mut senders: Vec<SendSocket> = Vec::new();
-        let mut sender_keys: Vec<(u32, Ipv4Addr)> = Vec::new();
-        let mut instance_sender = Vec::new();
-        let mut multicast_on: HashMap<u32, (String, bool)> = HashMap::new();
-        let mut own = HashSet::new();
-        for (i, instance) in config.router.instances.iter().enumerate() {
-            let ifindex = instance_ifindex[i];
-            let key = (ifindex, instance.primary_address);
-            let index = match sender_keys.iter().position(|k| *k == key) {
-                Some(index) => index,
-                None => {
-                    let socket =
-                        SendSocket::open(&instance.interface, ifindex, instance.primary_address)
-                            .map_err(io_error(format!(
-                                "VRRP send socket on {} from {}",
-                                instance.interface, instance.primary_address
-                            )))?;
-                    senders.push(socket);
-                    sender_keys.push(key);
-                    senders.len() - 1
-                }
-            };
-            instance_sender.push(index);
-            own.insert(instance.primary_address);
-            let multicast = config.instances[i].unicast.is_none();
-            let entry = multicast_on.entry(ifindex).or_insert((instance.interface.clone(), false));
-            entry.1 |= multicast;
-        }
-        let mut receivers = Vec::new();
-        for (ifindex, (name, multicast)) in multicast_on {
-            let socket = ReceiveSocket::open(&name, ifindex, multicast)
-                .map_err(io_error(format!("VRRP receive socket on {name}")))?;
-            receivers.push((name, socket));
-        }
-
-        let mut arp = HashMap::new();
-        for instance in &config.router.instances {
             for vip in &instance.virtual_addresses {
-                let link = match &vip.dev {
-                    Some(dev) => rtnl.link(dev).map_err(|source| DriverError::Interface {
+                if let Some(dev) = &vip.dev {
+                    let link = rtnl.link(dev).map_err(|source| DriverError::Interface {
                         instance: instance.name.clone(),
                         interface: dev.clone(),
                         source: Box::new(source),
-                    })?,
-                    None => links[&instance.interface].clone(),
-                };
-                let Some(mac) = link.mac else { continue };
-                if let std::collections::hash_map::Entry::Vacant(slot) = arp.entry(link.index) {
-                    let sender = ArpSender::open(link.index, mac)
-                        .map_err(io_error(format!("ARP socket on {}", link.name)))?;
-                    slot.insert(sender);
+                    })?;
+                    needs.entry(link.name.clone()).or_default();
+                    links.insert(link.name.clone(), link);
                 }
             }
+            instance_iface.push(instance.interface.clone());
+            instance_source.push(instance.primary_address);
+            links.insert(link.name.clone(), link);
         }
-        let interfaces = Interfaces {
-            rtnl,
-            tracked,
-            links,
-            instance_ifindex,
-            instance_sender,
-            senders,
-            receivers,
-            receiver_tasks: Vec::new(),
-            arp,
-            own,
-        };
+        let mut tracked: HashMap<String, Option<Link>> = HashMap::new();
+        for instance in &config.router.instances {
+            tracked.insert(instance.interface.clone(), None);
+            for t in &instance.track_interfaces {
+                tracked.insert(t.name.clone(), None);
+            }
+        }
+        for link in rtnl.links()? {
+            if let Some(state) = tracked.get_mut(&link.name) {
+                *state = Some(link);
+            }
+        }
+        let mut attached = HashMap::new();
+        for (name, need) in needs {
+            let link = links.remove(&name).ok_or_else(|| DriverError::Io {
+                what: format!("interface {name}"),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
+            attached.insert(name, Attachment::open(link, need, &packets)?);
+        }
+        let own = instance_source.iter().copied().collect();
+        let interfaces =
+            Interfaces { rtnl, tracked, attached, instance_iface, instance_source, own, packets };
         Ok((interfaces, monitor))
     }
 
@@ -168,12 +213,12 @@ impl Interfaces {
     pub fn initial_links(&self) -> Vec<Link> {
         self.tracked
             .iter()
-            .map(|name| self.links.get(name).cloned().unwrap_or_else(|| missing(name)))
+            .map(|(name, link)| link.clone().unwrap_or_else(|| missing(name)))
             .collect()
     }
 
     pub fn tracks(&self, interface: &str) -> bool {
-        self.tracked.contains(interface)
+        self.tracked.contains_key(interface)
     }
 
     pub fn is_own_address(&self, address: Ipv4Addr) -> bool {
@@ -185,38 +230,26 @@ impl Interfaces {
         let links = self.rtnl.links()?;
         Ok(self
             .tracked
-            .iter()
+            .keys()
             .map(|name| {
                 links.iter().find(|l| &l.name == name).cloned().unwrap_or_else(|| missing(name))
             })
             .collect())
     }
 
-    /// One task per receive socket, feeding `packets`; they end with the driver.
-    pub fn spawn_receivers(&mut self, packets: mpsc::Sender<Received>) -> Result<(), DriverError> {
-        for (interface, socket) in self.receivers.drain(..) {
-            let packets = packets.clone();
-            self.receiver_tasks.push(tokio::spawn(async move {
-                // Large enough for any IPv4 datagram the interface MTU lets through.
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    match socket.recv(&mut buf).await {
-                        Ok(n) => {
-                            let datagram =
-                                Received { interface: interface.clone(), bytes: buf[..n].to_vec() };
-                            if packets.send(datagram).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("receiving on {interface}: {e}");
-                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            }));
+    /// Follows a link event: an interface we hold sockets on that is up under a new
+    /// index was re-created, so its sockets are opened again. True if that happened.
+    pub fn on_link(&mut self, link: &Link) -> Result<bool, DriverError> {
+        let Some(attachment) = self.attached.get(&link.name) else { return Ok(false) };
+        if !link.up || link.index == 0 || link.index == attachment.link.index {
+            return Ok(false);
         }
-        Ok(())
+        let needs = attachment.needs.clone();
+        // The old sockets go first: their receive task must not outlive them.
+        self.attached.remove(&link.name);
+        let fresh = Attachment::open(link.clone(), needs, &self.packets)?;
+        self.attached.insert(link.name.clone(), fresh);
+        Ok(true)
     }
 
     pub async fn send(
@@ -225,23 +258,34 @@ impl Interfaces {
         payload: &[u8],
         dst: Ipv4Addr,
     ) -> std::io::Result<()> {
-        self.senders[self.instance_sender[instance]].send_to(payload, dst).await
+        let iface = &self.instance_iface[instance];
+        let sender = self
+            .attached
+            .get(iface)
+            .and_then(|a| a.senders.get(&self.instance_source[instance]))
+            .ok_or_else(|| std::io::Error::other(format!("no send socket on {iface}")))?;
+        sender.send_to(payload, dst).await
     }
 
-    fn address_ifindex(&self, instance: usize, vip: &VirtualAddress) -> Result<u32, DriverError> {
-        match &vip.dev {
-            Some(dev) => Ok(self.rtnl.link(dev)?.index),
-            None => Ok(self.instance_ifindex[instance]),
-        }
+    fn attachment(
+        &self,
+        instance: usize,
+        vip: &VirtualAddress,
+    ) -> Result<&Attachment, DriverError> {
+        let name = vip.dev.as_ref().unwrap_or(&self.instance_iface[instance]);
+        self.attached.get(name).ok_or_else(|| DriverError::Io {
+            what: format!("interface {name} for {}", vip.address),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })
     }
 
     pub fn add_address(&self, instance: usize, vip: &VirtualAddress) -> Result<(), DriverError> {
-        let ifindex = self.address_ifindex(instance, vip)?;
+        let ifindex = self.attachment(instance, vip)?.link.index;
         Ok(self.rtnl.add_address(ifindex, vip)?)
     }
 
     pub fn remove_address(&self, instance: usize, vip: &VirtualAddress) -> Result<(), DriverError> {
-        let ifindex = self.address_ifindex(instance, vip)?;
+        let ifindex = self.attachment(instance, vip)?.link.index;
         Ok(self.rtnl.del_address(ifindex, vip)?)
     }
 
@@ -250,12 +294,10 @@ impl Interfaces {
         instance: usize,
         vip: &VirtualAddress,
     ) -> Result<(), DriverError> {
-        let ifindex = self.address_ifindex(instance, vip)?;
-        match self.arp.get(&ifindex) {
+        match &self.attachment(instance, vip)?.arp {
             Some(sender) => sender
                 .send_gratuitous(vip.address)
                 .map_err(io_error(format!("gratuitous ARP for {}", vip.address))),
-            // An interface without a MAC (e.g. a tunnel) has no ARP to send.
             None => Ok(()),
         }
     }
@@ -264,12 +306,4 @@ impl Interfaces {
 /// A tracked interface that does not exist counts as down.
 fn missing(name: &str) -> Link {
     Link { index: 0, name: name.to_string(), up: false, mac: None }
-}
-
-impl Drop for Interfaces {
-    fn drop(&mut self) {
-        for task in &self.receiver_tasks {
-            task.abort();
-        }
-    }
 }

@@ -80,16 +80,15 @@ pub async fn run(
     status: watch::Sender<DriverStatus>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DriverError> {
-    let (mut interfaces, mut links) = Interfaces::open(&mut config)?;
+    let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
+    let (interfaces, mut links) = Interfaces::open(&mut config, packets_tx)?;
     let mut router = Router::new(config.router.clone())?;
     for link in interfaces.initial_links() {
         router.set_link(Instant::now(), &link.name, link.up);
     }
-    let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
-    interfaces.spawn_receivers(packets_tx)?;
     let mut runner = Runner {
         config: &config,
-        interfaces: &interfaces,
+        interfaces,
         drops: Default::default(),
         send_failures: Default::default(),
     };
@@ -111,6 +110,15 @@ pub async fn run(
             links = links.next() => match links {
                 Ok(changed) => {
                     for link in changed {
+                        match runner.interfaces.on_link(&link) {
+                            Ok(true) => tracing::info!(
+                                interface = %link.name,
+                                "re-created (index {}): sockets opened again",
+                                link.index
+                            ),
+                            Ok(false) => {}
+                            Err(e) => tracing::error!("{}: reopening sockets: {e}", link.name),
+                        }
                         if runner.interfaces.tracks(&link.name) {
                             tracing::info!(interface = %link.name, up = link.up, "link state");
                             router.set_link(Instant::now(), &link.name, link.up);
@@ -174,7 +182,7 @@ fn publish(router: &Router, status: &watch::Sender<DriverStatus>) {
 /// Carries out actions and filters received packets; borrows the I/O side.
 struct Runner<'a> {
     config: &'a DriverConfig,
-    interfaces: &'a Interfaces,
+    interfaces: Interfaces,
     /// Rate-limits the log of dropped packets; the counters count every one.
     drops: drops::DropLog,
     /// (instance, destination) whose send failure was logged.
