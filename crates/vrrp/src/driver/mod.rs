@@ -20,6 +20,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use crate::counters::{Counters, DropReason};
+use crate::linux::timer::PreciseTimer;
 use crate::machine::{Action, InstanceStatus, Router};
 use crate::packet::{self, TtlCheck, VRRP_MCAST_V4};
 
@@ -83,6 +84,8 @@ pub async fn run(
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
     let (interfaces, mut links) = Interfaces::open(&mut config, packets_tx)?;
     let mut router = Router::new(config.router.clone())?;
+    let timer =
+        PreciseTimer::new().map_err(|source| DriverError::Io { what: "timerfd".into(), source })?;
     for link in interfaces.initial_links() {
         router.set_link(Instant::now(), &link.name, link.up);
     }
@@ -100,7 +103,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut inputs_open = true;
     loop {
-        let deadline = router.poll_timeout().map(tokio::time::Instant::from_std);
+        let deadline = router.poll_timeout();
         tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -144,7 +147,7 @@ pub async fn run(
                 }
                 None => inputs_open = false,
             },
-            () = sleep_until(deadline) => {}
+            () = sleep_until(&timer, deadline) => {}
         }
         // Timers are checked after every input, not only when the sleep branch wins:
         // with `biased` a steady stream of packets would otherwise starve them.
@@ -160,10 +163,14 @@ pub async fn run(
     Ok(())
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// Sleeps until the machine's next deadline, to the microsecond (a VRRP timer a
+/// millisecond late is a failover a millisecond late).
+async fn sleep_until(timer: &PreciseTimer, deadline: Option<Instant>) {
+    let Some(at) = deadline else { return std::future::pending().await };
+    if let Err(e) = timer.sleep_until(at).await {
+        // Not expected; tokio's millisecond timer is the fallback.
+        tracing::warn!("timerfd: {e}");
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
     }
 }
 

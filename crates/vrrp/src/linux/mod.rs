@@ -4,3 +4,4 @@
 pub mod arp;
 pub mod rtnl;
 pub mod socket;
+pub mod timer;
