@@ -181,6 +181,8 @@ fn driver_config_field_by_field() {
     let [group] = &router.sync_groups[..] else { panic!() };
     assert_eq!(group.name, "VG");
     assert_eq!(group.instances, ["VI_1", "VI_2"]);
+    // keepalived's default: members' tracking weights are ignored.
+    assert!(!group.tracking_weight);
 
     let [io_one, io_two] = &driver.instances[..] else { panic!() };
     let unicast = Unicast {
@@ -254,4 +256,13 @@ fn empty_sections_and_files_have_nothing_to_run() {
         assert_eq!(config.vrrp, Default::default(), "{text:?}");
         assert!(config.track_scripts().is_empty());
     }
+}
+
+#[test]
+fn sync_group_tracking_weight_reaches_the_machine() {
+    let yaml = "vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 1, virtual_addresses: [192.0.2.1]}\n  \
+                sync_groups:\n    - {name: G, instances: [a], tracking_weight: true}\n";
+    let config = Config::from_yaml(yaml, "t.yaml").unwrap();
+    let driver = config.driver_config();
+    assert!(driver.router.sync_groups[0].tracking_weight);
 }

@@ -27,7 +27,11 @@ impl Config {
             sync_groups: vrrp
                 .sync_groups
                 .iter()
-                .map(|g| SyncGroupConfig { name: g.name.clone(), instances: g.instances.clone() })
+                .map(|g| SyncGroupConfig {
+                    name: g.name.clone(),
+                    instances: g.instances.clone(),
+                    tracking_weight: g.tracking_weight,
+                })
                 .collect(),
         };
         DriverConfig {

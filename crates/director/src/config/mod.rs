@@ -103,6 +103,9 @@ pub struct SyncGroup {
     pub name: String,
     /// [`Instance::name`]s, each in no other group.
     pub instances: Vec<String>,
+    /// keepalived's sync_group_tracking_weight: members' tracking weights apply
+    /// (default false: they are ignored and a tracked failure faults the group).
+    pub tracking_weight: bool,
     pub notify: Notify,
 }
 

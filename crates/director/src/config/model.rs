@@ -198,5 +198,7 @@ pub(crate) struct RawSyncGroup {
     pub name: String,
     pub instances: Vec<String>,
     #[serde(default)]
+    pub tracking_weight: bool,
+    #[serde(default)]
     pub notify: RawNotify,
 }

@@ -177,6 +177,7 @@ fn check_sync_groups(
         groups.push(SyncGroup {
             name: group.name.clone(),
             instances: group.instances.clone(),
+            tracking_weight: group.tracking_weight,
             notify,
         });
     }

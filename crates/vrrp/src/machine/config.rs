@@ -103,6 +103,11 @@ pub struct SyncGroupConfig {
     /// Master_Down_Timer has run out with no master heard (keepalived), so a member that
     /// hears a better master holds the whole group in BACKUP.
     pub instances: Vec<String>,
+    /// keepalived's sync_group_tracking_weight. When false (keepalived's default), the
+    /// weights of the members' tracked interfaces and scripts are ignored: a failure
+    /// faults the whole group instead of lowering one member's priority, which would
+    /// split the group across two routers.
+    pub tracking_weight: bool,
 }
 
 /// Gratuitous ARP after becoming MASTER, as keepalived's garp_master_* settings.

@@ -35,15 +35,26 @@ impl Router {
             .iter()
             .enumerate()
             .map(|(index, cfg)| {
+                let weights = !config
+                    .sync_groups
+                    .iter()
+                    .any(|g| !g.tracking_weight && g.instances.contains(&cfg.name));
+                let mut cfg = cfg.clone();
+                if !weights {
+                    for t in &mut cfg.track_interfaces {
+                        t.weight = 0;
+                    }
+                }
                 let scripts = cfg
                     .track_scripts
                     .iter()
                     .filter_map(|t| {
                         let script = tracking.script_index(&t.name)?;
-                        Some((script, t.weight.unwrap_or(config.scripts[script].weight)))
+                        let weight = t.weight.unwrap_or(config.scripts[script].weight);
+                        Some((script, if weights { weight } else { 0 }))
                     })
                     .collect();
-                Instance::new(index, cfg.clone(), scripts)
+                Instance::new(index, cfg, scripts)
             })
             .collect();
         let groups = config

@@ -192,8 +192,11 @@ fn shutdown_stops_everything() {
     let mut backup = instance("b", 100, 1);
     backup.vrid = 2;
     let mut config = router(vec![master, backup]);
-    config.sync_groups =
-        vec![SyncGroupConfig { name: "g".to_string(), instances: vec!["b".to_string()] }];
+    config.sync_groups = vec![SyncGroupConfig {
+        name: "g".to_string(),
+        instances: vec!["b".to_string()],
+        tracking_weight: false,
+    }];
     let mut r = Router::new(config).expect("valid");
     r.start(t0);
     actions(&mut r);
@@ -284,6 +287,7 @@ fn config_errors() {
     let group = |members: &[&str]| SyncGroupConfig {
         name: "g".to_string(),
         instances: members.iter().map(|m| m.to_string()).collect(),
+        tracking_weight: false,
     };
     let mut config = router(vec![instance("a", 100, 1)]);
     config.sync_groups = vec![group(&["a", "x"])];

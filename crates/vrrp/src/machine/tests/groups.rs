@@ -18,6 +18,7 @@ fn grouped(a: u8, b: u8, host: u8) -> RouterConfig {
         sync_groups: vec![SyncGroupConfig {
             name: "VG_1".to_string(),
             instances: vec!["a".to_string(), "b".to_string()],
+            tracking_weight: false,
         }],
     }
 }
@@ -203,4 +204,29 @@ fn an_owner_in_a_group_waits_for_the_other_members() {
     let mut all_owners = Router::new(grouped(255, 255, 1)).expect("valid");
     all_owners.start(t0);
     assert_eq!(states(&all_owners), vec![State::Master, State::Master]);
+}
+
+#[test]
+fn member_weights_are_ignored_unless_the_group_tracks_weights() {
+    let weighted = |tracking_weight: bool| {
+        let mut config = grouped(200, 200, 1);
+        config.instances[1].track_interfaces =
+            vec![crate::machine::TrackInterface { name: "eth9".to_string(), weight: -60 }];
+        config.sync_groups[0].tracking_weight = tracking_weight;
+        let t0 = Instant::now();
+        let mut r = Router::new(config).expect("valid");
+        r.start(t0);
+        r.set_link(t0, "eth9", false);
+        drain(&mut r);
+        r
+    };
+    // keepalived's default: the weight is dropped, the failure faults the whole group
+    // rather than splitting it by one member's priority.
+    let r = weighted(false);
+    assert_eq!(states(&r), vec![State::Fault, State::Fault]);
+    assert_eq!(r.status()[1].effective_priority, 200);
+    // sync_group_tracking_weight: the weight applies and nothing faults.
+    let r = weighted(true);
+    assert_eq!(states(&r), vec![State::Backup, State::Backup]);
+    assert_eq!(r.status()[1].effective_priority, 140);
 }
