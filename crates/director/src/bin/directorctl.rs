@@ -17,7 +17,7 @@ use director::ctl::{self, ipvs::ListArgs, ipvs::RestoreArgs};
 #[command(name = "directorctl", version, about = "Control and inspect the IPVS director")]
 struct Cli {
     /// The daemon's control socket (as given to `directord --socket`).
-    #[arg(long, global = true, value_name = "PATH", default_value = ctl::status::DEFAULT_SOCKET)]
+    #[arg(long, global = true, value_name = "PATH", default_value = director::config::DEFAULT_CONTROL_SOCKET)]
     socket: PathBuf,
     #[command(subcommand)]
     command: Command,

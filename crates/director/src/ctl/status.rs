@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use crate::daemon::status::Status;
 
-/// The control socket when neither `--socket` nor the config says otherwise.
-pub const DEFAULT_SOCKET: &str = "/run/director/director.sock";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("directord is not running: no control socket at {0} (start it, or pass --socket)")]
