@@ -3,6 +3,7 @@
 //! the signal comes. The binary only parses flags, loads the file and waits for signals.
 
 mod control;
+mod script_safety;
 mod scripts;
 pub mod status;
 
@@ -80,6 +81,13 @@ pub async fn run(
             i.virtual_addresses.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect()
         })
         .collect();
+    let track_argvs: Vec<Vec<String>> =
+        config.track_scripts().into_iter().map(|s| s.argv).collect();
+    for program in script_safety::programs(&driver_config, &track_argvs) {
+        if let Some(problem) = script_safety::problem(&program) {
+            tracing::warn!("run as root, but unsafe: {problem}");
+        }
+    }
     let (status_tx, status_rx) = watch::channel(DriverStatus::default());
     let shared = Arc::new(Shared { id: config.director_id().to_string(), vips, vrrp: status_rx });
     let server = tokio::spawn(control.serve(shared.clone()));
