@@ -138,7 +138,14 @@ fn a_recreated_interface_gets_its_sockets_back() {
     if !netns_available() {
         return;
     }
-    let lan = Lan::new("vr", 2);
+    // Address then link up, and link up before its address (the send socket cannot
+    // bind the address until it is there).
+    recreated("vra", false);
+    recreated("vrb", true);
+}
+
+fn recreated(prefix: &str, up_before_address: bool) {
+    let lan = Lan::new(prefix, 2);
     let high = Running::start(&lan.hosts[0], config(200));
     let low = Running::start(&lan.hosts[1], config(100));
     wait_for("the priority 200 router to be MASTER", Duration::from_secs(5), || {
@@ -158,7 +165,7 @@ fn a_recreated_interface_gets_its_sockets_back() {
     // leaving two masters. With them reopened, the router hears the peer as BACKUP,
     // then preempts it, and the peer hears that.
     let received_before = high.status.borrow().instances[0].counters.adverts_received;
-    lan.replug_host(0);
+    lan.replug_host(0, up_before_address);
     wait_for("MASTER again after the interface came back", Duration::from_secs(5), || {
         high.state() == Some(State::Master) && low.state() == Some(State::Backup)
     });
@@ -166,5 +173,43 @@ fn a_recreated_interface_gets_its_sockets_back() {
     assert!(received_after > received_before, "no advert heard on the new eth0");
     wait_for("the VIP on the new eth0", Duration::from_secs(2), || {
         lan.hosts[0].has_address("eth0", VIP) && !lan.hosts[1].has_address("eth0", VIP)
+    });
+}
+
+#[test]
+fn an_address_on_a_down_device_faults_its_instance() {
+    if !netns_available() {
+        return;
+    }
+    let lan = Lan::new("vt", 1);
+    let host = &lan.hosts[0];
+    // A veth pair inside the namespace: eth1 has carrier while eth1p is up.
+    host.run(&["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"]);
+    host.run(&["ip", "link", "set", "eth1p", "up"]);
+    host.run(&["ip", "link", "set", "eth1", "up"]);
+    let mut alone = config(200);
+    let on_eth1 = Ipv4Addr::new(198, 51, 100, 100);
+    alone.router.instances[0].virtual_addresses.push(VirtualAddress {
+        address: on_eth1,
+        prefix_len: 24,
+        dev: Some("eth1".into()),
+        label: None,
+    });
+    let router = Running::start(host, alone);
+    wait_for("MASTER with both addresses", Duration::from_secs(3), || {
+        router.state() == Some(State::Master) && host.has_address("eth1", on_eth1)
+    });
+    // keepalived tracks the device of every address: eth1 down means FAULT, and the
+    // addresses go (the peer, had there been one, would take over).
+    host.run(&["ip", "link", "set", "eth1p", "down"]);
+    wait_for("FAULT with eth1 down", Duration::from_secs(2), || {
+        router.state() == Some(State::Fault)
+    });
+    assert!(!host.has_address("eth0", VIP), "the VIP stayed on eth0 in FAULT");
+    let faults = router.status.borrow().instances[0].faults.clone();
+    assert_eq!(faults, ["eth1"]);
+    host.run(&["ip", "link", "set", "eth1p", "up"]);
+    wait_for("MASTER again with eth1 up", Duration::from_secs(3), || {
+        router.state() == Some(State::Master) && host.has_address("eth1", on_eth1)
     });
 }

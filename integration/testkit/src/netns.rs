@@ -179,12 +179,21 @@ impl Lan {
 
     /// Makes host `i`'s eth0 and bridge port again, with the same address, after the
     /// test deleted eth0 (`ip link del eth0`): `ifdown`/`ifup` of a virtual interface.
-    /// The new eth0 has a new interface index.
-    pub fn replug_host(&self, i: usize) {
+    /// The new eth0 has a new interface index. `up_before_address` brings the link up
+    /// first and adds the address 200 ms later, as DHCP or systemd-networkd do.
+    pub fn replug_host(&self, i: usize, up_before_address: bool) {
         let host = &self.hosts[i];
         switch_veth(&self.switch, &format!("p{i}"), host);
-        host.run(&["ip", "addr", "add", &format!("{}/24", Lan::address(i)), "dev", "eth0"]);
-        host.run(&["ip", "link", "set", "eth0", "up"]);
+        let address = ["ip", "addr", "add", &format!("{}/24", Lan::address(i)), "dev", "eth0"];
+        let up = ["ip", "link", "set", "eth0", "up"];
+        if up_before_address {
+            host.run(&up);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            host.run(&address);
+        } else {
+            host.run(&address);
+            host.run(&up);
+        }
     }
 
     /// Takes host `i`'s port on the bridge down (its eth0 loses carrier) or up.

@@ -51,10 +51,16 @@ impl DropLog {
         } else {
             String::new()
         };
-        tracing::warn!(
+        let line = format!(
             "dropped VRRP packet on {iface} from {from} (vrid {vrid}): {}: {why}{since}",
             reason.as_str()
         );
+        // Other routers' VRIDs on a shared LAN are normal, not a warning.
+        if reason == DropReason::UnknownVrid {
+            tracing::debug!("{line}");
+        } else {
+            tracing::warn!("{line}");
+        }
     }
 }
 

@@ -46,24 +46,36 @@ struct Needs {
 /// The sockets open on one interface.
 struct Attachment {
     link: Link,
-    needs: Needs,
     senders: HashMap<Ipv4Addr, SendSocket>,
     arp: Option<ArpSender>,
     receiver: Option<JoinHandle<()>>,
 }
 
 impl Attachment {
+    /// Opens the sockets `needs` asks for on `link`. With `strict`, a send socket that
+    /// cannot bind its source address is an error (at start: a unicast source that is
+    /// not ours); otherwise it is left for [`Interfaces::send`] to open once the
+    /// address is there (a re-created interface is often up before its address).
     fn open(
         link: Link,
-        needs: Needs,
+        needs: &Needs,
         packets: &mpsc::Sender<Received>,
+        strict: bool,
     ) -> Result<Attachment, DriverError> {
         let name = link.name.clone();
         let mut senders = HashMap::new();
         for &source in &needs.sources {
-            let socket = SendSocket::open(&name, link.index, source)
-                .map_err(io_error(format!("VRRP send socket on {name} from {source}")))?;
-            senders.insert(source, socket);
+            match SendSocket::open(&name, link.index, source) {
+                Ok(socket) => {
+                    senders.insert(source, socket);
+                }
+                Err(e) if !strict => tracing::warn!(
+                    "VRRP send socket on {name} from {source}: {e}; retried at the next advert"
+                ),
+                Err(e) => {
+                    return Err(io_error(format!("VRRP send socket on {name} from {source}"))(e))
+                }
+            }
         }
         let arp = match link.mac {
             // An interface without a MAC (a tunnel, say) has no ARP to send.
@@ -80,7 +92,7 @@ impl Attachment {
         } else {
             None
         };
-        Ok(Attachment { link, needs, senders, arp, receiver })
+        Ok(Attachment { link, senders, arp, receiver })
     }
 }
 
@@ -117,7 +129,10 @@ pub(super) struct Interfaces {
     /// Interface names whose link state the machine tracks (instance interfaces and
     /// tracked interfaces), with their state at start.
     tracked: HashMap<String, Option<Link>>,
-    /// Interfaces we hold sockets on: the instances' and the addresses' devices.
+    /// What each interface we use needs open: the instances' and the addresses'
+    /// devices. Kept apart from the sockets, so a failed reopen is retried.
+    needs: HashMap<String, Needs>,
+    /// The sockets open per interface; missing while a reopen keeps failing.
     attached: HashMap<String, Attachment>,
     /// Per instance: its interface and the address its adverts leave from.
     instance_iface: Vec<String>,
@@ -196,16 +211,24 @@ impl Interfaces {
             }
         }
         let mut attached = HashMap::new();
-        for (name, need) in needs {
-            let link = links.remove(&name).ok_or_else(|| DriverError::Io {
+        for (name, need) in &needs {
+            let link = links.remove(name).ok_or_else(|| DriverError::Io {
                 what: format!("interface {name}"),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             })?;
-            attached.insert(name, Attachment::open(link, need, &packets)?);
+            attached.insert(name.clone(), Attachment::open(link, need, &packets, true)?);
         }
         let own = instance_source.iter().copied().collect();
-        let interfaces =
-            Interfaces { rtnl, tracked, attached, instance_iface, instance_source, own, packets };
+        let interfaces = Interfaces {
+            rtnl,
+            tracked,
+            needs,
+            attached,
+            instance_iface,
+            instance_source,
+            own,
+            packets,
+        };
         Ok((interfaces, monitor))
     }
 
@@ -225,46 +248,58 @@ impl Interfaces {
         self.own.contains(&address)
     }
 
-    /// Current state of every tracked interface, for when link events were lost.
+    /// Current state of every interface we track or hold sockets on, for when link
+    /// events were lost.
     pub fn reread_links(&self) -> Result<Vec<Link>, DriverError> {
         let links = self.rtnl.links()?;
-        Ok(self
-            .tracked
-            .keys()
+        let names: HashSet<&String> = self.tracked.keys().chain(self.needs.keys()).collect();
+        Ok(names
+            .into_iter()
             .map(|name| {
                 links.iter().find(|l| &l.name == name).cloned().unwrap_or_else(|| missing(name))
             })
             .collect())
     }
 
-    /// Follows a link event: an interface we hold sockets on that is up under a new
-    /// index was re-created, so its sockets are opened again. True if that happened.
+    /// Follows a link event: an interface we use that is up under another index than
+    /// our sockets' (re-created), or whose sockets a failed reopen left closed, gets its
+    /// sockets opened again. True if that happened; an error leaves it for the next
+    /// event.
     pub fn on_link(&mut self, link: &Link) -> Result<bool, DriverError> {
-        let Some(attachment) = self.attached.get(&link.name) else { return Ok(false) };
-        if !link.up || link.index == 0 || link.index == attachment.link.index {
+        let Some(needs) = self.needs.get(&link.name) else { return Ok(false) };
+        let current = self.attached.get(&link.name).map(|a| a.link.index);
+        if !link.up || link.index == 0 || current == Some(link.index) {
             return Ok(false);
         }
-        let needs = attachment.needs.clone();
         // The old sockets go first: their receive task must not outlive them.
         self.attached.remove(&link.name);
-        let fresh = Attachment::open(link.clone(), needs, &self.packets)?;
+        let fresh = Attachment::open(link.clone(), needs, &self.packets, false)?;
         self.attached.insert(link.name.clone(), fresh);
         Ok(true)
     }
 
+    /// Sends from the instance's socket, opening it first if a reopen could not bind
+    /// its source address then.
     pub async fn send(
-        &self,
+        &mut self,
         instance: usize,
         payload: &[u8],
         dst: Ipv4Addr,
     ) -> std::io::Result<()> {
         let iface = &self.instance_iface[instance];
-        let sender = self
+        let source = self.instance_source[instance];
+        let attachment = self
             .attached
-            .get(iface)
-            .and_then(|a| a.senders.get(&self.instance_source[instance]))
-            .ok_or_else(|| std::io::Error::other(format!("no send socket on {iface}")))?;
-        sender.send_to(payload, dst).await
+            .get_mut(iface)
+            .ok_or_else(|| std::io::Error::other(format!("no sockets on {iface}")))?;
+        if !attachment.senders.contains_key(&source) {
+            let socket = SendSocket::open(iface, attachment.link.index, source)?;
+            attachment.senders.insert(source, socket);
+        }
+        match attachment.senders.get(&source) {
+            Some(sender) => sender.send_to(payload, dst).await,
+            None => Err(std::io::Error::other(format!("no send socket on {iface}"))),
+        }
     }
 
     fn attachment(

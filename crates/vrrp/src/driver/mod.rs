@@ -20,8 +20,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use crate::counters::{Counters, DropReason};
+use crate::linux::rtnl::Link;
 use crate::linux::timer::PreciseTimer;
-use crate::machine::{Action, InstanceStatus, Router};
+use crate::machine::{Action, InstanceStatus, Router, TrackInterface};
 use crate::packet::{self, TtlCheck, VRRP_MCAST_V4};
 
 use io::{Interfaces, Received as Datagram};
@@ -81,6 +82,7 @@ pub async fn run(
     status: watch::Sender<DriverStatus>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DriverError> {
+    track_address_devices(&mut config);
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
     let (interfaces, mut links) = Interfaces::open(&mut config, packets_tx)?;
     let mut router = Router::new(config.router.clone())?;
@@ -107,46 +109,39 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
-            Some(datagram) = packets.recv() => {
-                runner.receive(&mut router, &datagram);
-            }
-            links = links.next() => match links {
-                Ok(changed) => {
-                    for link in changed {
-                        match runner.interfaces.on_link(&link) {
-                            Ok(true) => tracing::info!(
-                                interface = %link.name,
-                                "re-created (index {}): sockets opened again",
-                                link.index
-                            ),
-                            Ok(false) => {}
-                            Err(e) => tracing::error!("{}: reopening sockets: {e}", link.name),
-                        }
-                        if runner.interfaces.tracks(&link.name) {
-                            tracing::info!(interface = %link.name, up = link.up, "link state");
-                            router.set_link(Instant::now(), &link.name, link.up);
+            // Rare inputs first: a flood of packets must not delay a link or script
+            // change (and timers are checked after every input below).
+            links = links.next() => {
+                let now = Instant::now();
+                match links {
+                    Ok(changed) => {
+                        for link in changed {
+                            runner.follow_link(&mut router, now, &link);
                         }
                     }
-                }
-                // ENOBUFS: the kernel dropped events; read the state afresh.
-                Err(e) => {
-                    tracing::warn!("link monitor: {e}; re-reading link state");
-                    match runner.interfaces.reread_links() {
-                        Ok(all) => {
-                            for link in all {
-                                router.set_link(Instant::now(), &link.name, link.up);
+                    // ENOBUFS: the kernel dropped events; read the state afresh.
+                    Err(e) => {
+                        tracing::warn!("link monitor: {e}; re-reading link state");
+                        match runner.interfaces.reread_links() {
+                            Ok(all) => {
+                                for link in all {
+                                    runner.follow_link(&mut router, now, &link);
+                                }
                             }
+                            Err(e) => tracing::error!("re-reading link state: {e}"),
                         }
-                        Err(e) => tracing::error!("re-reading link state: {e}"),
                     }
                 }
-            },
+            }
             input = inputs.recv(), if inputs_open => match input {
                 Some(Input::ScriptResult { name, ok }) => {
                     router.script_result(Instant::now(), &name, ok);
                 }
                 None => inputs_open = false,
             },
+            Some(datagram) = packets.recv() => {
+                runner.receive(&mut router, &datagram);
+            }
             () = sleep_until(&timer, deadline) => {}
         }
         // Timers are checked after every input, not only when the sleep branch wins:
@@ -161,6 +156,25 @@ pub async fn run(
     runner.perform(&mut router).await;
     publish(&router, &status);
     Ok(())
+}
+
+/// keepalived tracks the interface of every virtual address (unless `dont_track`): an
+/// address on another device than the instance's, whose link is down, is an address
+/// nobody can reach, so the instance goes to FAULT and the peer takes over.
+fn track_address_devices(config: &mut DriverConfig) {
+    for instance in &mut config.router.instances {
+        let devices: Vec<String> = instance
+            .virtual_addresses
+            .iter()
+            .filter_map(|vip| vip.dev.clone())
+            .filter(|dev| *dev != instance.interface)
+            .collect();
+        for dev in devices {
+            if !instance.track_interfaces.iter().any(|t| t.name == dev) {
+                instance.track_interfaces.push(TrackInterface { name: dev, weight: 0 });
+            }
+        }
+    }
 }
 
 /// Sleeps until the machine's next deadline, to the microsecond (a VRRP timer a
@@ -230,6 +244,31 @@ impl Runner<'_> {
             let why = drops::mismatch(reason, &received.advert, ours);
             self.drops.record(now, iface, vrid, reason, Some(received.src), &why);
         }
+    }
+
+    /// A link event (or a re-read): sockets reopened if the interface was re-created,
+    /// then the machine told. A re-created interface lost its addresses, so the machine
+    /// sees it go down and up, and a MASTER puts its VIPs back.
+    fn follow_link(&mut self, router: &mut Router, now: Instant, link: &Link) {
+        let recreated = match self.interfaces.on_link(link) {
+            Ok(recreated) => recreated,
+            Err(e) => {
+                tracing::error!(
+                    "{}: reopening sockets: {e} (retried at the next link event)",
+                    link.name
+                );
+                false
+            }
+        };
+        if !self.interfaces.tracks(&link.name) {
+            return;
+        }
+        if recreated {
+            tracing::info!(interface = %link.name, "re-created (index {}): sockets opened again", link.index);
+            router.set_link(now, &link.name, false);
+        }
+        tracing::info!(interface = %link.name, up = link.up, "link state");
+        router.set_link(now, &link.name, link.up);
     }
 
     fn instance(&self, iface: &str, vrid: u8) -> Option<&crate::machine::InstanceConfig> {
