@@ -119,6 +119,23 @@ pub struct TrackScriptRun {
 }
 
 impl Config {
+    /// Settings that are valid but do not do what they say, as keepalived warns about
+    /// them: `key.path: what happens instead`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (i, instance) in self.vrrp.instances.iter().enumerate() {
+            let master = instance.initial_state == InitialState::Master;
+            if master && (!instance.preempt || !instance.preempt_delay.is_zero()) {
+                warnings.push(format!(
+                    "vrrp.instances[{i}].initial_state: master preempts at once, so preempt: \
+                     false and preempt_delay are ignored (keepalived ignores nopreempt with \
+                     state MASTER too); use initial_state: backup for nopreempt"
+                ));
+            }
+        }
+        warnings
+    }
+
     /// Reads and checks `path`; errors name the path as given.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)

@@ -13,6 +13,10 @@ use super::CtlError;
 pub fn check(file: &Path, out: &mut impl Write, errors: &mut impl Write) -> Result<bool, CtlError> {
     match Config::load(file) {
         Ok(config) => {
+            for warning in config.warnings() {
+                writeln!(errors, "{}: warning: {warning}", file.display())
+                    .map_err(|err| CtlError::Io { what: "writing the warnings".into(), err })?;
+            }
             let instances = config.vrrp.instances.len();
             writeln!(out, "{}: ok ({instances} vrrp instances)", file.display())
                 .map_err(|err| CtlError::Io { what: "writing the result".into(), err })?;
@@ -45,6 +49,19 @@ mod tests {
     fn good_file_prints_a_summary() {
         let text = "vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 1}\n";
         assert_eq!(run(text), (true, "F: ok (1 vrrp instances)\n".into(), String::new()));
+    }
+
+    #[test]
+    fn a_master_with_nopreempt_checks_ok_with_a_warning() {
+        let text = "vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 1, \
+                    initial_state: master, preempt: false}\n";
+        let (ok, out, err) = run(text);
+        assert!(ok);
+        assert_eq!(out, "F: ok (1 vrrp instances)\n");
+        assert!(
+            err.starts_with("F: warning: vrrp.instances[0].initial_state: master preempts"),
+            "{err}"
+        );
     }
 
     #[test]

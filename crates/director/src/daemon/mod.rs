@@ -81,6 +81,9 @@ pub async fn run(
             i.virtual_addresses.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect()
         })
         .collect();
+    for warning in config.warnings() {
+        tracing::warn!("config: {warning}");
+    }
     let track_argvs: Vec<Vec<String>> =
         config.track_scripts().into_iter().map(|s| s.argv).collect();
     for program in script_safety::programs(&driver_config, &track_argvs) {
