@@ -266,3 +266,15 @@ fn sync_group_tracking_weight_reaches_the_machine() {
     let driver = config.driver_config();
     assert!(driver.router.sync_groups[0].tracking_weight);
 }
+
+#[test]
+fn more_than_255_virtual_addresses_is_an_error() {
+    let vips: Vec<String> =
+        (0..256).map(|i| format!("198.51.{}.{}", 100 + i / 250, i % 250 + 1)).collect();
+    let yaml = format!(
+        "vrrp:\n  instances:\n    - {{name: a, interface: eth0, vrid: 1, virtual_addresses: [{}]}}\n",
+        vips.join(", ")
+    );
+    let err = Config::from_yaml(&yaml, "t.yaml").unwrap_err().to_string();
+    assert!(err.contains("vrrp.instances[0].virtual_addresses: expected at most 255"), "{err}");
+}

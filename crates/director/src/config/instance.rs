@@ -76,6 +76,14 @@ pub(crate) fn check(
         }
         Unicast { source: unicast.source, peers: unicast.peers.clone() }
     });
+    // One advert carries at most 255 addresses; a master with more could not advertise.
+    if raw.virtual_addresses.len() > 255 {
+        report.expected(
+            &at("virtual_addresses"),
+            "at most 255 addresses (an advert's count is one byte)",
+            format!("{}", raw.virtual_addresses.len()),
+        );
+    }
     let virtual_addresses = raw
         .virtual_addresses
         .iter()
