@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use testkit::netns::{netns_available, Lan, Netns};
+use testkit::wait::wait_until;
 use tokio::sync::{mpsc, watch};
 use vrrp::driver::{DriverConfig, DriverStatus, InstanceIo};
 use vrrp::machine::{
@@ -94,12 +95,10 @@ impl Drop for Running {
     }
 }
 
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+/// `wait_until`, failing the test with `what` on timeout; returns how long it took.
+fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(wait_until(timeout, cond), "timed out after {timeout:?} waiting for {what}");
     start.elapsed()
 }
 

@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 
 use testkit::addrwatch::{overlap, AddrWatch};
 use testkit::directord::{Directord, Status};
+use testkit::keepalived::Keepalived;
 use testkit::netns::Lan;
-use testkit::router::{Instance, VIP};
+use testkit::router::{Instance, Router, VIP};
 use testkit::wait::wait_until;
+use testkit::wire::Sniffer;
 
 /// The VIP as status lists it.
 pub const VIP_CIDR: &str = "192.0.2.100/24";
@@ -136,4 +138,36 @@ pub fn unicast(i: Instance, me: usize, peer: usize) -> Instance {
 /// Host `i`'s address.
 pub fn addr(i: usize) -> Ipv4Addr {
     Lan::address(i)
+}
+
+/// directord (lb1, host 0) and keepalived (lb2, host 1) on a fresh LAN, with a VIP
+/// watcher and an advert sniffer on each host, started before either daemon.
+/// Fields drop in order: daemons, watchers, then the LAN they live in.
+#[derive(Debug)]
+pub struct MixedLab {
+    pub d: Directord,
+    pub k: Keepalived,
+    pub wd: AddrWatch,
+    pub wk: AddrWatch,
+    pub sniff_d: Sniffer,
+    pub sniff_k: Sniffer,
+    /// Just before the daemons started.
+    pub started: Instant,
+    pub lan: Lan,
+}
+
+impl MixedLab {
+    pub fn start(prefix: &str, id: &Instance, ik: &Instance) -> MixedLab {
+        let lan = Lan::new(prefix, 2);
+        let (hd, hk) = (&lan.hosts[0], &lan.hosts[1]);
+        let watch = |ns| AddrWatch::start(ns, "eth0").unwrap_or_else(|e| panic!("{e}"));
+        let sniff = |ns| Sniffer::start(ns, "eth0").unwrap_or_else(|e| panic!("{e}"));
+        let (wd, wk, sniff_d, sniff_k) = (watch(hd), watch(hk), sniff(hd), sniff(hk));
+        let started = Instant::now();
+        let d = Directord::start(hd, &Router::new("lb1", id.clone()))
+            .unwrap_or_else(|e| panic!("directord: {e}"));
+        let k = Keepalived::start(hk, &Router::new("lb2", ik.clone()))
+            .unwrap_or_else(|e| panic!("keepalived: {e}"));
+        MixedLab { d, k, wd, wk, sniff_d, sniff_k, started, lan }
+    }
 }

@@ -57,6 +57,28 @@ fn carrier(ns: &Netns, up: bool) -> bool {
     })
 }
 
+/// A (lb1, host 0) and B (lb2, host 1) with their VIP watchers and B's sniffer.
+struct Pair {
+    a: Directord,
+    b: Directord,
+    wa: AddrWatch,
+    wb: AddrWatch,
+    sniff_b: Sniffer,
+}
+
+/// Starts A and B and waits for A MASTER, B BACKUP and one master for a steady window.
+fn steady_pair(lan: &Lan, ia: &Instance, ib: &Instance) -> Pair {
+    let (ha, hb) = (&lan.hosts[0], &lan.hosts[1]);
+    let (wa, wb) = (AddrWatch::start(ha, "eth0").unwrap(), AddrWatch::start(hb, "eth0").unwrap());
+    let sniff_b = Sniffer::start(hb, "eth0").unwrap();
+    let a = Directord::start(ha, &Router::new("lb1", ia.clone())).unwrap();
+    let b = Directord::start(hb, &Router::new("lb2", ib.clone())).unwrap();
+    wait_state(&a, "MASTER", settle(ia));
+    wait_state(&b, "BACKUP", settle(ib));
+    assert_one_master(&wa, &wb, true, STEADY);
+    Pair { a, b, wa, wb, sniff_b }
+}
+
 /// The fault names of `instance` in `d`'s status.
 fn faults(d: &Directord, instance: &str) -> Vec<String> {
     let s = status(d);
@@ -79,19 +101,13 @@ fn notified_states(d: &Directord) -> Vec<String> {
 
 fn fault() {
     let lan = Lan::new("hff", 2);
-    let (ha, hb) = (&lan.hosts[0], &lan.hosts[1]);
+    let ha = &lan.hosts[0];
     add_eth1(ha);
     let mut ia = Instance::v3(150, 100);
     ia.track_interfaces = vec![("eth1".into(), 0)];
     ia.notify = true;
     let ib = Instance::v3(100, 100);
-    let (wa, wb) = (AddrWatch::start(ha, "eth0").unwrap(), AddrWatch::start(hb, "eth0").unwrap());
-    let sniff_b = Sniffer::start(hb, "eth0").unwrap();
-    let a = Directord::start(ha, &Router::new("lb1", ia.clone())).unwrap();
-    let b = Directord::start(hb, &Router::new("lb2", ib.clone())).unwrap();
-    wait_state(&a, "MASTER", settle(&ia));
-    wait_state(&b, "BACKUP", settle(&ib));
-    assert_one_master(&wa, &wb, true, STEADY);
+    let Pair { a, b, wa, wb, sniff_b } = steady_pair(&lan, &ia, &ib);
 
     // eth1 loses carrier: A goes FAULT, says priority 0 and drops the VIP; B takes
     // over after its skew time, not after Master_Down_Interval.
@@ -152,18 +168,12 @@ fn fault() {
 
 fn weighted() {
     let lan = Lan::new("hfw", 2);
-    let (ha, hb) = (&lan.hosts[0], &lan.hosts[1]);
+    let ha = &lan.hosts[0];
     add_eth1(ha);
     let mut ia = Instance::v3(150, 100);
     ia.track_interfaces = vec![("eth1".into(), -60)];
     let ib = Instance::v3(100, 100);
-    let (wa, wb) = (AddrWatch::start(ha, "eth0").unwrap(), AddrWatch::start(hb, "eth0").unwrap());
-    let sniff_b = Sniffer::start(hb, "eth0").unwrap();
-    let a = Directord::start(ha, &Router::new("lb1", ia.clone())).unwrap();
-    let b = Directord::start(hb, &Router::new("lb2", ib.clone())).unwrap();
-    wait_state(&a, "MASTER", settle(&ia));
-    wait_state(&b, "BACKUP", settle(&ib));
-    assert_one_master(&wa, &wb, true, STEADY);
+    let Pair { a, b, wa, wb, sniff_b } = steady_pair(&lan, &ia, &ib);
 
     // eth1 down: 150 - 60 = 90 < 100. A advertises 90 (no FAULT, no priority 0) and
     // B, preempting, takes the VIP.

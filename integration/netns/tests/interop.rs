@@ -8,12 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use netns_tests::{addr, assert_one_master, case, settle, slack, status, unicast, wait_state};
-use testkit::addrwatch::AddrWatch;
-use testkit::directord::Directord;
+use netns_tests::{
+    addr, assert_one_master, case, settle, slack, status, unicast, wait_state, MixedLab,
+};
 use testkit::keepalived::Keepalived;
-use testkit::netns::{netns_available, Lan};
-use testkit::router::{Instance, Router, VIP};
+use testkit::netns::netns_available;
+use testkit::router::{Instance, VIP};
 use testkit::wait::wait_until;
 use testkit::wire::Sniffer;
 
@@ -51,14 +51,9 @@ fn scenario(prefix: &str, version: u8, uni: bool, directord_high: bool) {
     if uni {
         (id, ik) = (unicast(id, 0, 1), unicast(ik, 1, 0));
     }
-    let lan = Lan::new(prefix, 2);
-    let (hd, hk) = (&lan.hosts[0], &lan.hosts[1]);
-    let (wd, wk) = (AddrWatch::start(hd, "eth0").unwrap(), AddrWatch::start(hk, "eth0").unwrap());
-    let (sniff_d, sniff_k) =
-        (Sniffer::start(hd, "eth0").unwrap(), Sniffer::start(hk, "eth0").unwrap());
-    let t0 = Instant::now();
-    let mut d = Directord::start(hd, &Router::new("lb1", id.clone())).unwrap();
-    let mut k = Keepalived::start(hk, &Router::new("lb2", ik.clone())).unwrap();
+    let lab = MixedLab::start(prefix, &id, &ik);
+    // `lab` keeps the LAN, dropped after the daemons and watchers moved out of it.
+    let MixedLab { mut d, mut k, wd, wk, sniff_d, sniff_k, started: t0, .. } = lab;
 
     // Steady state: the higher priority holds the VIP, both say so, never two masters.
     let (high, high_watch) = if directord_high { (&id, &wd) } else { (&ik, &wk) };

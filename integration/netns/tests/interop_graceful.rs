@@ -7,14 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use netns_tests::{addr, case, settle, slack, wait_state};
-use testkit::addrwatch::AddrWatch;
-use testkit::directord::Directord;
+use netns_tests::{addr, case, settle, slack, wait_state, MixedLab};
 use testkit::keepalived::Keepalived;
-use testkit::netns::{netns_available, Lan};
-use testkit::router::{Instance, Router, VIP};
+use testkit::netns::netns_available;
+use testkit::router::{Instance, VIP};
 use testkit::wait::wait_until;
-use testkit::wire::Sniffer;
 
 #[test]
 fn sigterm_on_either_master_hands_over_within_the_peers_skew_time() {
@@ -32,14 +29,9 @@ fn sigterm_on_either_master_hands_over_within_the_peers_skew_time() {
 fn scenario(prefix: &str, directord_master: bool) {
     let (pd, pk) = if directord_master { (150, 100) } else { (100, 150) };
     let (id, ik) = (Instance::v3(pd, 100), Instance::v3(pk, 100));
-    let lan = Lan::new(prefix, 2);
-    let (hd, hk) = (&lan.hosts[0], &lan.hosts[1]);
-    let (wd, wk) = (AddrWatch::start(hd, "eth0").unwrap(), AddrWatch::start(hk, "eth0").unwrap());
-    let (sniff_d, sniff_k) =
-        (Sniffer::start(hd, "eth0").unwrap(), Sniffer::start(hk, "eth0").unwrap());
-    let t0 = Instant::now();
-    let mut d = Directord::start(hd, &Router::new("lb1", id.clone())).unwrap();
-    let mut k = Keepalived::start(hk, &Router::new("lb2", ik.clone())).unwrap();
+    let lab = MixedLab::start(prefix, &id, &ik);
+    // `lab` keeps the LAN, dropped after the daemons and watchers moved out of it.
+    let MixedLab { mut d, mut k, wd, wk, sniff_d, sniff_k, started: t0, .. } = lab;
     let (master, master_watch) = if directord_master { (&id, &wd) } else { (&ik, &wk) };
     assert!(master_watch.wait_change(VIP, true, t0, settle(master)).is_some());
     wait_state(&d, if directord_master { "MASTER" } else { "BACKUP" }, settle(&id));

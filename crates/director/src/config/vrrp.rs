@@ -74,20 +74,9 @@ fn check_unique_instances(instances: &[Instance], report: &mut Report<'_>) {
     let mut vrids: HashMap<(&str, u8), usize> = HashMap::new();
     for (i, instance) in instances.iter().enumerate() {
         let path = format!("vrrp.instances[{i}]");
-        if instance.name.trim().is_empty() {
-            // Already reported as empty.
-        } else if let Some(&first) = names.get(instance.name.as_str()) {
-            let line = report.line_of(&format!("vrrp.instances[{first}].name"));
-            report.expected(
-                &join_key(&path, "name"),
-                "a name no other instance has",
-                format!(
-                    "{:?}, also the name of vrrp.instances[{first}] (line {line})",
-                    instance.name
-                ),
-            );
-        } else {
-            names.insert(&instance.name, i);
+        // An empty name was already reported as such.
+        if !instance.name.trim().is_empty() {
+            unique_name(report, &mut names, "vrrp.instances", i, &instance.name, "instance");
         }
         // An invalid vrid was already reported and kept as 0; do not pair on it.
         if instance.vrid == 0 {
@@ -110,6 +99,31 @@ fn check_unique_instances(instances: &[Instance], report: &mut Report<'_>) {
     }
 }
 
+/// Records `name`, the name of `table[index]`; a name an earlier entry has is reported
+/// at this entry, naming the first one and its line.
+fn unique_name<'a>(
+    report: &mut Report<'_>,
+    seen: &mut HashMap<&'a str, usize>,
+    table: &str,
+    index: usize,
+    name: &'a str,
+    what: &str,
+) {
+    match seen.get(name) {
+        Some(&first) => {
+            let line = report.line_of(&format!("{table}[{first}].name"));
+            report.expected(
+                &format!("{table}[{index}].name"),
+                format!("a name no other {what} has"),
+                format!("{name:?}, also the name of {table}[{first}] (line {line})"),
+            );
+        }
+        None => {
+            seen.insert(name, index);
+        }
+    }
+}
+
 fn check_sync_groups(
     raw: &[RawSyncGroup],
     instances: &[Instance],
@@ -124,18 +138,8 @@ fn check_sync_groups(
         let name_path = join_key(&path, "name");
         if group.name.trim().is_empty() {
             report.expected(&name_path, "a sync group name", "an empty string");
-        } else if let Some(&first) = group_names.get(group.name.as_str()) {
-            let line = report.line_of(&format!("vrrp.sync_groups[{first}].name"));
-            report.expected(
-                &name_path,
-                "a name no other sync group has",
-                format!(
-                    "{:?}, also the name of vrrp.sync_groups[{first}] (line {line})",
-                    group.name
-                ),
-            );
         } else {
-            group_names.insert(&group.name, g);
+            unique_name(report, &mut group_names, "vrrp.sync_groups", g, &group.name, "sync group");
         }
         if group.instances.is_empty() {
             report.expected(

@@ -84,9 +84,8 @@ pub async fn run(
     for warning in config.warnings() {
         tracing::warn!("config: {warning}");
     }
-    let track_argvs: Vec<Vec<String>> =
-        config.track_scripts().into_iter().map(|s| s.argv).collect();
-    for program in script_safety::programs(&driver_config, &track_argvs) {
+    let track_scripts = config.track_scripts();
+    for program in script_safety::programs(&driver_config, &track_scripts) {
         if let Some(problem) = script_safety::problem(&program) {
             tracing::warn!("run as root, but unsafe: {problem}");
         }
@@ -97,8 +96,7 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (inputs_tx, inputs_rx) = mpsc::channel(64);
-    let scripts: Vec<_> = config
-        .track_scripts()
+    let scripts: Vec<_> = track_scripts
         .into_iter()
         .map(|script| tokio::spawn(scripts::run(script, inputs_tx.clone())))
         .collect();

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use vrrp::driver::{DriverConfig, Notify};
 
+use crate::config::TrackScriptRun;
+
 /// Every program the VRRP side may run: track scripts and notify programs.
-pub fn programs(config: &DriverConfig, scripts: &[Vec<String>]) -> Vec<PathBuf> {
+pub fn programs(config: &DriverConfig, scripts: &[TrackScriptRun]) -> Vec<PathBuf> {
     let notify = |n: &Notify| {
         [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
             .into_iter()
@@ -18,7 +20,7 @@ pub fn programs(config: &DriverConfig, scripts: &[Vec<String>]) -> Vec<PathBuf> 
             .collect::<Vec<_>>()
     };
     let mut all: Vec<PathBuf> =
-        scripts.iter().filter_map(|a| a.first().map(PathBuf::from)).collect();
+        scripts.iter().filter_map(|s| s.argv.first().map(PathBuf::from)).collect();
     for io in &config.instances {
         all.extend(notify(&io.notify));
     }

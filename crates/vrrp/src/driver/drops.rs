@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::counters::DropReason;
 use crate::machine::InstanceConfig;
-use crate::packet::{Advert, Auth, Version};
+use crate::packet::{Advert, Auth};
 
 /// At most one log line per key in this long.
 const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -75,7 +75,7 @@ pub(super) fn mismatch(
     };
     match reason {
         DropReason::VersionMismatch => {
-            format!("version {}, ours {}", version(advert.version), version(ours.version))
+            format!("version {}, ours {}", advert.version.number(), ours.version.number())
         }
         DropReason::IntervalMismatch => format!(
             "interval {} ms, ours {} ms",
@@ -93,10 +93,6 @@ pub(super) fn mismatch(
         }
         _ => format!("priority {}", advert.priority),
     }
-}
-
-fn version(v: Version) -> u8 {
-    v.number()
 }
 
 /// Never prints a password: only whether the types and secrets agree.

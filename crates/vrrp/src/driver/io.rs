@@ -137,7 +137,7 @@ pub(super) struct Interfaces {
     /// Per instance: its interface and the address its adverts leave from.
     instance_iface: Vec<String>,
     instance_source: Vec<Ipv4Addr>,
-    /// Every address our adverts leave from, to ignore our own packets.
+    /// Every address our adverts leave from: never removed as a VIP.
     own: HashSet<Ipv4Addr>,
     packets: mpsc::Sender<Received>,
 }
@@ -200,9 +200,8 @@ impl Interfaces {
         }
         let mut tracked: HashMap<String, Option<Link>> = HashMap::new();
         for instance in &config.router.instances {
-            tracked.insert(instance.interface.clone(), None);
-            for t in &instance.track_interfaces {
-                tracked.insert(t.name.clone(), None);
+            for name in instance.link_dependencies() {
+                tracked.insert(name.to_string(), None);
             }
         }
         for link in rtnl.links()? {

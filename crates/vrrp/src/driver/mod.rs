@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::counters::{Counters, DropReason};
 use crate::linux::rtnl::Link;
 use crate::linux::timer::PreciseTimer;
-use crate::machine::{Action, InstanceStatus, Router, TrackInterface};
+use crate::machine::{Action, InstanceStatus, Router};
 use crate::packet::{self, TtlCheck, VRRP_MCAST_V4};
 
 use io::{Interfaces, Received as Datagram};
@@ -82,7 +82,6 @@ pub async fn run(
     status: watch::Sender<DriverStatus>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DriverError> {
-    track_address_devices(&mut config);
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
     let (interfaces, mut links) = Interfaces::open(&mut config, packets_tx)?;
     let mut router = Router::new(config.router.clone())?;
@@ -158,25 +157,6 @@ pub async fn run(
     Ok(())
 }
 
-/// keepalived tracks the interface of every virtual address (unless `dont_track`): an
-/// address on another device than the instance's, whose link is down, is an address
-/// nobody can reach, so the instance goes to FAULT and the peer takes over.
-fn track_address_devices(config: &mut DriverConfig) {
-    for instance in &mut config.router.instances {
-        let devices: Vec<String> = instance
-            .virtual_addresses
-            .iter()
-            .filter_map(|vip| vip.dev.clone())
-            .filter(|dev| *dev != instance.interface)
-            .collect();
-        for dev in devices {
-            if !instance.track_interfaces.iter().any(|t| t.name == dev) {
-                instance.track_interfaces.push(TrackInterface { name: dev, weight: 0 });
-            }
-        }
-    }
-}
-
 /// Sleeps until the machine's next deadline, to the microsecond (a VRRP timer a
 /// millisecond late is a failover a millisecond late).
 async fn sleep_until(timer: &PreciseTimer, deadline: Option<Instant>) {
@@ -226,11 +206,8 @@ impl Runner<'_> {
                 return;
             }
         };
+        // Our own adverts (should one loop back) are the machine's to drop and count.
         let vrid = Some(received.advert.vrid);
-        if self.interfaces.is_own_address(received.src) {
-            router.count_drop(iface, vrid, DropReason::OwnPacket);
-            return;
-        }
         if let Some(peers) = self.unicast_peers(iface, received.advert.vrid) {
             if !peers.contains(&received.src) {
                 let why = "not a configured unicast peer";

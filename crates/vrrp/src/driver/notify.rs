@@ -14,6 +14,10 @@ pub(super) fn run(
     stopping: bool,
     priority: u8,
 ) {
+    // Init without stopping is no state keepalived notifies.
+    if to == State::Init && !stopping {
+        return;
+    }
     let specific = if stopping {
         notify.stop.as_ref()
     } else {
@@ -25,9 +29,6 @@ pub(super) fn run(
         }
     };
     let state = if stopping { "STOP" } else { to.as_str() };
-    if to == State::Init && !stopping {
-        return;
-    }
     if let Some(argv) = specific {
         spawn(name, argv, &[]);
     }

@@ -52,6 +52,29 @@ pub struct InstanceConfig {
     pub garp: GarpConfig,
 }
 
+impl InstanceConfig {
+    /// Interfaces whose link going down always puts the instance in FAULT: its own,
+    /// and (as keepalived, which has `dont_track` to opt out) the devices its virtual
+    /// addresses live on, unless `track_interfaces` gives one a weight of its own.
+    pub fn required_interfaces(&self) -> Vec<&str> {
+        let mut names = vec![self.interface.as_str()];
+        for dev in self.virtual_addresses.iter().filter_map(|v| v.dev.as_deref()) {
+            let weighted = self.track_interfaces.iter().any(|t| t.name == dev);
+            if !weighted && !names.contains(&dev) {
+                names.push(dev);
+            }
+        }
+        names
+    }
+
+    /// Every interface whose link state matters to the instance.
+    pub fn link_dependencies(&self) -> impl Iterator<Item = &str> {
+        self.required_interfaces()
+            .into_iter()
+            .chain(self.track_interfaces.iter().map(|t| t.name.as_str()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VirtualAddress {
     pub address: Ipv4Addr,

@@ -15,7 +15,6 @@ use crate::packet::Received;
 /// The sans-IO VRRP machine of one director. See the module documentation.
 #[derive(Debug)]
 pub struct Router {
-    config: RouterConfig,
     pub(super) instances: Vec<Instance>,
     pub(super) groups: Vec<Group>,
     tracking: Tracking,
@@ -70,7 +69,6 @@ impl Router {
             })
             .collect();
         let mut router = Router {
-            config,
             instances,
             groups,
             tracking,
@@ -239,10 +237,6 @@ impl Router {
     /// Drops no instance could claim (unknown VRID, undecodable packets).
     pub fn unclaimed_drops(&self) -> &Counters {
         &self.unclaimed
-    }
-
-    pub fn config(&self) -> &RouterConfig {
-        &self.config
     }
 
     /// Recomputes faults and effective priorities from the tracking state.

@@ -141,9 +141,10 @@ impl Tracking {
                 faults.push(f);
             }
         };
-        // keepalived: the instance's own interface going down is always a fault.
-        if !self.link_up(&cfg.interface) {
-            fault(Fault::Link(cfg.interface.clone()));
+        for name in cfg.required_interfaces() {
+            if !self.link_up(name) {
+                fault(Fault::Link(name.to_string()));
+            }
         }
         for t in &cfg.track_interfaces {
             let up = self.link_up(&t.name);

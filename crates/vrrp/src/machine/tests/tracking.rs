@@ -222,3 +222,24 @@ fn faulty_at_start_and_owner_recovers_to_master() {
     r.set_link(t0 + MS, "eth1", true);
     assert_eq!(r.status()[0].state, State::Master);
 }
+
+#[test]
+fn a_virtual_address_device_down_means_fault_unless_weighted() {
+    let mut cfg = instance("vi", 150, 1);
+    cfg.virtual_addresses[0].dev = Some("eth1".to_string());
+    let t0 = Instant::now();
+    let mut r = Router::new(router(vec![cfg.clone()])).expect("valid");
+    r.start(t0);
+    r.set_link(t0, "eth1", false);
+    assert_eq!(r.status()[0].state, State::Fault);
+    assert_eq!(r.status()[0].faults, ["eth1"]);
+    r.set_link(t0, "eth1", true);
+    assert_eq!(r.status()[0].state, State::Backup);
+
+    // Tracked with a weight of its own, the device lowers the priority instead.
+    cfg.track_interfaces = vec![track_if("eth1", -20)];
+    let mut r = Router::new(router(vec![cfg])).expect("valid");
+    r.start(t0);
+    r.set_link(t0, "eth1", false);
+    assert_eq!((r.status()[0].state, effective(&r)), (State::Backup, 130));
+}
