@@ -23,7 +23,13 @@ pub(crate) fn check(raw: &RawDirector, report: &mut Report<'_>) -> DirectorSecti
         Some(path) => path.clone(),
         None => PathBuf::from(DEFAULT_CONTROL_SOCKET),
     };
-    DirectorSection { id, control_socket, metrics: raw.metrics }
+    DirectorSection {
+        id,
+        control_socket,
+        metrics: raw.metrics,
+        keep_rules_on_exit: false,
+        ipvs_sync_daemon: None,
+    }
 }
 
 /// keepalived's router_id default. The kernel's own record of the name (what

@@ -40,6 +40,9 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/director/director.sock";
 pub struct Config {
     pub director: DirectorSection,
     pub vrrp: VrrpSection,
+    /// `virtual_servers:`; names and service keys are unique, and every
+    /// `vrrp_instance` names an instance of [`Config::vrrp`].
+    pub virtual_servers: Vec<VirtualServer>,
 }
 
 /// `director:`.
@@ -50,6 +53,78 @@ pub struct DirectorSection {
     pub control_socket: PathBuf,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// `keep_rules_on_exit: true`: SIGTERM leaves the IPVS rules in the kernel
+    /// (default false: the rules this director installed are removed).
+    pub keep_rules_on_exit: bool,
+    /// `ipvs_sync_daemon: {interface, sync_id, vrrp_instance}`: the kernel's connection
+    /// sync, master while the instance is MASTER, backup otherwise.
+    pub ipvs_sync_daemon: Option<IpvsSyncDaemon>,
+}
+
+/// `director.ipvs_sync_daemon` (keepalived's lvs_sync_daemon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsSyncDaemon {
+    /// The multicast interface of the sync messages.
+    pub interface: String,
+    /// 0-255, the same on both directors.
+    pub sync_id: u8,
+    /// The instance whose state the daemon follows; `None` only when there is at most
+    /// one instance (then it follows that one, or is master without VRRP).
+    pub vrrp_instance: Option<String>,
+}
+
+/// `virtual_servers[N]`: one kernel service and the policy that fills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualServer {
+    pub name: String,
+    /// What goes to the kernel: key (address/port/protocol or fwmark), scheduler,
+    /// persistence flags, timeout and netmask.
+    pub service: ::ipvs::Service,
+    /// Sum of the live real servers' weights needed for the real servers to serve
+    /// (keepalived's quorum, default 1).
+    pub quorum: u32,
+    /// Quorum is lost below `quorum - hysteresis` and regained at `quorum + hysteresis`.
+    pub hysteresis: u32,
+    /// A failed real server stays in the table with weight 0 instead of being removed.
+    pub inhibit_on_failure: bool,
+    /// Real servers with a check start failed until it passes (also in each check's
+    /// [`checker::Timing::alpha`]).
+    pub alpha: bool,
+    /// On shutdown (and when a reload removes the virtual server) the quorum_down and
+    /// real servers' notify_down programs run, as keepalived's omega.
+    pub omega: bool,
+    /// Takes the place of every real server while quorum is lost.
+    pub sorry_server: Option<SorryServer>,
+    /// The rules belong to this VRRP instance's MASTER; `None`: always installed.
+    pub vrrp_instance: Option<String>,
+    /// A real server a reload removes stays with weight 0 this long, then goes.
+    pub drain_timeout: Duration,
+    /// argv of programs run when quorum is regained / lost.
+    pub quorum_up: Option<Vec<String>>,
+    pub quorum_down: Option<Vec<String>>,
+    /// Unique by (address, port).
+    pub real_servers: Vec<RealServer>,
+}
+
+/// `virtual_servers[N].real_servers[M]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealServer {
+    /// Address, port, forwarding (the virtual server's unless the real server names one),
+    /// configured weight (0-65535), thresholds.
+    pub destination: ::ipvs::Destination,
+    /// The real server's own check, or else the virtual server's; `None` when neither
+    /// has one: the real server is always up.
+    pub check: Option<::checker::CheckSpec>,
+    /// argv run when the real server goes up / down.
+    pub notify_up: Option<Vec<String>>,
+    pub notify_down: Option<Vec<String>>,
+}
+
+/// `virtual_servers[N].sorry_server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SorryServer {
+    /// Same family as the virtual server; weight 1.
+    pub destination: ::ipvs::Destination,
 }
 
 /// `vrrp:`. Names are unique and every reference between these lists resolves.
@@ -153,7 +228,7 @@ impl Config {
         let vrrp = vrrp::check(&raw.vrrp, &mut report);
         let errors = report.finish();
         if errors.is_empty() {
-            Ok(Config { director, vrrp })
+            Ok(Config { director, vrrp, virtual_servers: Vec::new() })
         } else {
             Err(ConfigError::Invalid(errors))
         }
