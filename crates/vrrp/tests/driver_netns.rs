@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use testkit::netns::{netns_available, Lan, Netns};
 use testkit::wait::wait_until;
 use tokio::sync::{mpsc, watch};
-use vrrp::driver::{DriverConfig, DriverStatus, InstanceIo};
+use vrrp::driver::{DriverConfig, DriverError, DriverStatus, Input, InstanceIo};
 use vrrp::machine::{
-    GarpConfig, InitialState, InstanceConfig, RouterConfig, State, VirtualAddress,
+    ConfigError, GarpConfig, InitialState, InstanceConfig, RouterConfig, State, TrackScript,
+    VirtualAddress,
 };
 use vrrp::packet::{Auth, Version};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 101);
 
 fn config(priority: u8) -> DriverConfig {
     let instance = InstanceConfig {
@@ -55,6 +57,7 @@ fn config(priority: u8) -> DriverConfig {
 struct Running {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     status: watch::Receiver<DriverStatus>,
+    inputs: mpsc::Sender<Input>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -62,21 +65,32 @@ impl Running {
     fn start(ns: &Netns, config: DriverConfig) -> Running {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (status_tx, status) = watch::channel(DriverStatus::default());
+        let (inputs_tx, inputs) = mpsc::channel(8);
         let thread = ns.in_thread(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let (_inputs_tx, inputs) = mpsc::channel(8);
                 let stopped = async move {
                     let _ = stop_rx.await;
                 };
                 vrrp::driver::run(config, inputs, status_tx, stopped).await.unwrap();
             });
         });
-        Running { stop: Some(stop_tx), status, thread: Some(thread) }
+        Running { stop: Some(stop_tx), status, inputs: inputs_tx, thread: Some(thread) }
+    }
+
+    /// A reload, answered once carried out.
+    fn reconfigure(&self, config: DriverConfig) -> Result<(), DriverError> {
+        let (input, answer) = Input::reconfigure(config);
+        self.inputs.blocking_send(input).unwrap();
+        answer.blocking_recv().unwrap()
     }
 
     fn state(&self) -> Option<State> {
         self.status.borrow().instances.first().map(|i| i.state)
+    }
+
+    fn transitions(&self) -> u64 {
+        self.status.borrow().instances[0].counters.transitions
     }
 
     fn stop(&mut self) {
@@ -211,4 +225,116 @@ fn an_address_on_a_down_device_faults_its_instance() {
     wait_for("MASTER again with eth1 up", Duration::from_secs(3), || {
         router.state() == Some(State::Master) && host.has_address("eth1", on_eth1)
     });
+}
+
+#[test]
+fn a_reload_keeps_the_master_and_applies_its_addresses() {
+    if !netns_available() {
+        return;
+    }
+    let lan = Lan::new("vl", 2);
+    let master = Running::start(&lan.hosts[0], config(200));
+    let backup = Running::start(&lan.hosts[1], config(100));
+    wait_for("the priority 200 router to be MASTER", Duration::from_secs(5), || {
+        master.state() == Some(State::Master)
+            && backup.state() == Some(State::Backup)
+            && lan.hosts[0].has_address("eth0", VIP)
+    });
+    let (master_moves, backup_moves) = (master.transitions(), backup.transitions());
+
+    // A second VIP, backup first (as an operator would); the answer comes once done.
+    let with_vip2 = |priority| {
+        let mut config = config(priority);
+        let vips = &mut config.router.instances[0].virtual_addresses;
+        vips.push(VirtualAddress { address: VIP2, prefix_len: 24, dev: None, label: None });
+        config
+    };
+    backup.reconfigure(with_vip2(100)).unwrap();
+    master.reconfigure(with_vip2(200)).unwrap();
+    assert!(lan.hosts[0].has_address("eth0", VIP2), "the new VIP is not up on the master");
+    assert!(lan.hosts[0].has_address("eth0", VIP), "the kept VIP went away");
+    // Some adverts later nobody moved: no re-election, no VIP flap.
+    let heard = backup.status.borrow().instances[0].counters.adverts_received;
+    wait_for("the backup to accept adverts with both VIPs", Duration::from_secs(2), || {
+        backup.status.borrow().instances[0].counters.adverts_received > heard + 5
+    });
+    assert_eq!((master.transitions(), backup.transitions()), (master_moves, backup_moves));
+    assert_eq!((master.state(), backup.state()), (Some(State::Master), Some(State::Backup)));
+    assert!(!lan.hosts[1].has_address("eth0", VIP2), "the backup holds the new VIP");
+
+    // Refused configurations leave the running one as it was, and say why.
+    let mut unknown_script = with_vip2(150);
+    unknown_script.router.instances[0].track_scripts =
+        vec![TrackScript { name: "chk".into(), weight: None }];
+    let refused = master.reconfigure(unknown_script);
+    assert!(
+        matches!(refused, Err(DriverError::Config(ConfigError::UnknownScript { .. }))),
+        "{refused:?}"
+    );
+    let mut no_interface = with_vip2(150);
+    no_interface.router.instances[0].interface = "nosuch0".into();
+    let refused = master.reconfigure(no_interface);
+    assert!(matches!(refused, Err(DriverError::Interface { .. })), "{refused:?}");
+    assert_eq!(master.status.borrow().instances[0].priority, 200);
+
+    // The instance removed: it leaves as at shutdown, with its addresses, and the
+    // backup takes over at once (priority 0).
+    let mut nothing = with_vip2(200);
+    nothing.router.instances.clear();
+    nothing.instances.clear();
+    master.reconfigure(nothing).unwrap();
+    assert!(master.status.borrow().instances.is_empty());
+    for vip in [VIP, VIP2] {
+        assert!(!lan.hosts[0].has_address("eth0", vip), "{vip} stayed on the master");
+    }
+    wait_for("the backup to take both VIPs", Duration::from_secs(2), || {
+        lan.hosts[1].has_address("eth0", VIP) && lan.hosts[1].has_address("eth0", VIP2)
+    });
+}
+
+#[test]
+fn a_reload_attaches_new_interfaces_and_renumbers_kept_instances() {
+    if !netns_available() {
+        return;
+    }
+    let lan = Lan::new("vn", 1);
+    let host = &lan.hosts[0];
+    host.run(&["ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"]);
+    host.run(&["ip", "addr", "add", "198.51.100.1/24", "dev", "eth1"]);
+    host.run(&["ip", "link", "set", "eth1p", "up"]);
+    host.run(&["ip", "link", "set", "eth1", "up"]);
+    let router = Running::start(host, config(200));
+    wait_for("MASTER on eth0", Duration::from_secs(3), || router.state() == Some(State::Master));
+
+    // A second instance on an interface the driver had no socket on.
+    let on_eth1 = Ipv4Addr::new(198, 51, 100, 100);
+    let mut second = config(200).router.instances.remove(0);
+    second.name = "vi2".into();
+    second.interface = "eth1".into();
+    second.virtual_addresses[0].address = on_eth1;
+    let mut both = config(200);
+    both.router.instances.push(second.clone());
+    both.instances.push(InstanceIo::default());
+    router.reconfigure(both).unwrap();
+    wait_for("vi2 MASTER with its VIP on eth1", Duration::from_secs(3), || {
+        let status = router.status.borrow();
+        status.instances.get(1).is_some_and(|i| i.state == State::Master)
+            && host.has_address("eth1", on_eth1)
+    });
+    let sent = router.status.borrow().instances[1].counters.adverts_sent;
+
+    // The first one removed: vi2 is now instance 0 and carries on as it was, its
+    // adverts (counted from the same counter) still leaving from eth1.
+    let mut only_second = config(200);
+    only_second.router.instances = vec![second];
+    router.reconfigure(only_second).unwrap();
+    assert!(!host.has_address("eth0", VIP), "the removed instance left its VIP");
+    let status = router.status.borrow().instances.clone();
+    assert_eq!(status.len(), 1);
+    assert_eq!((status[0].name.as_str(), status[0].state), ("vi2", State::Master));
+    assert_eq!(status[0].counters.transitions, 2);
+    wait_for("vi2 to keep advertising", Duration::from_secs(2), || {
+        router.status.borrow().instances[0].counters.adverts_sent > sent + 5
+    });
+    assert!(host.has_address("eth1", on_eth1));
 }

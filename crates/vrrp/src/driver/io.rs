@@ -43,6 +43,33 @@ struct Needs {
     sources: Vec<Ipv4Addr>,
 }
 
+impl Needs {
+    /// Whether one receive socket serves both.
+    fn same_receive(&self, other: &Needs) -> bool {
+        self.receive == other.receive && self.multicast == other.multicast
+    }
+}
+
+/// A configuration resolved and its new sockets opened, not in force yet
+/// ([`Interfaces::prepare`], [`Interfaces::commit`]).
+pub(super) struct Prepared {
+    tracked: HashMap<String, Option<Link>>,
+    needs: HashMap<String, Needs>,
+    /// Attachments for interfaces not attached yet, or heard another way now.
+    opened: HashMap<String, Attachment>,
+    /// Send sockets for new sources on an attachment that stays.
+    senders: Vec<(String, Ipv4Addr, SendSocket)>,
+    instance_iface: Vec<String>,
+    instance_source: Vec<Ipv4Addr>,
+}
+
+impl Prepared {
+    /// Whether the configuration sends from `address`.
+    pub fn sends_from(&self, address: Ipv4Addr) -> bool {
+        self.instance_source.contains(&address)
+    }
+}
+
 /// The sockets open on one interface.
 struct Attachment {
     link: Link,
@@ -159,6 +186,27 @@ impl Interfaces {
     ) -> Result<(Interfaces, LinkMonitor), DriverError> {
         let rtnl = Rtnl::open().map_err(io_error("rtnetlink socket"))?;
         let monitor = LinkMonitor::open().map_err(io_error("rtnetlink link monitor"))?;
+        let mut interfaces = Interfaces {
+            rtnl,
+            tracked: HashMap::new(),
+            needs: HashMap::new(),
+            attached: HashMap::new(),
+            instance_iface: Vec::new(),
+            instance_source: Vec::new(),
+            own: HashSet::new(),
+            packets,
+        };
+        let prepared = interfaces.prepare(config)?;
+        interfaces.commit(prepared);
+        Ok((interfaces, monitor))
+    }
+
+    /// Everything `config` needs, resolved and opened beside what is in use, so that a
+    /// configuration that cannot run is refused before anything changes: interfaces
+    /// looked up, primary addresses left as 0.0.0.0 filled in, sockets opened for
+    /// interfaces and source addresses not in use yet (a unicast source that is not
+    /// ours is an error), and the link state of every interface to track.
+    pub fn prepare(&self, config: &mut DriverConfig) -> Result<Prepared, DriverError> {
         let mut links: HashMap<String, Link> = HashMap::new();
         let mut needs: HashMap<String, Needs> = HashMap::new();
         let mut instance_iface = Vec::new();
@@ -169,9 +217,9 @@ impl Interfaces {
                 interface: instance.interface.clone(),
                 source: Box::new(source),
             };
-            let link = rtnl.link(&instance.interface).map_err(interface_error)?;
+            let link = self.rtnl.link(&instance.interface).map_err(interface_error)?;
             if instance.primary_address.is_unspecified() {
-                let primary = rtnl.primary_ipv4(link.index).map_err(interface_error)?;
+                let primary = self.rtnl.primary_ipv4(link.index).map_err(interface_error)?;
                 instance.primary_address = primary.ok_or_else(|| DriverError::NoSourceAddress {
                     instance: instance.name.clone(),
                     interface: instance.interface.clone(),
@@ -185,7 +233,7 @@ impl Interfaces {
             }
             for vip in &instance.virtual_addresses {
                 if let Some(dev) = &vip.dev {
-                    let link = rtnl.link(dev).map_err(|source| DriverError::Interface {
+                    let link = self.rtnl.link(dev).map_err(|source| DriverError::Interface {
                         instance: instance.name.clone(),
                         interface: dev.clone(),
                         source: Box::new(source),
@@ -204,31 +252,75 @@ impl Interfaces {
                 tracked.insert(name.to_string(), None);
             }
         }
-        for link in rtnl.links()? {
+        for link in self.rtnl.links()? {
             if let Some(state) = tracked.get_mut(&link.name) {
                 *state = Some(link);
             }
         }
-        let mut attached = HashMap::new();
+        let mut opened = HashMap::new();
+        let mut senders = Vec::new();
         for (name, need) in &needs {
             let link = links.remove(name).ok_or_else(|| DriverError::Io {
                 what: format!("interface {name}"),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             })?;
-            attached.insert(name.clone(), Attachment::open(link, need, &packets, true)?);
+            let in_use = self.needs.get(name);
+            match self.attached.get(name) {
+                // The same interface, heard the same way: only new sources need a socket.
+                Some(attachment)
+                    if attachment.link.index == link.index
+                        && in_use.is_some_and(|n| n.same_receive(need)) =>
+                {
+                    let known = in_use.map(|n| n.sources.as_slice()).unwrap_or_default();
+                    for &source in need.sources.iter().filter(|s| !known.contains(s)) {
+                        let socket = SendSocket::open(name, link.index, source).map_err(
+                            io_error(format!("VRRP send socket on {name} from {source}")),
+                        )?;
+                        senders.push((name.clone(), source, socket));
+                    }
+                }
+                _ => {
+                    let attachment = Attachment::open(link, need, &self.packets, true)?;
+                    opened.insert(name.clone(), attachment);
+                }
+            }
         }
-        let own = instance_source.iter().copied().collect();
-        let interfaces = Interfaces {
-            rtnl,
-            tracked,
-            needs,
-            attached,
-            instance_iface,
-            instance_source,
-            own,
-            packets,
-        };
-        Ok((interfaces, monitor))
+        Ok(Prepared { tracked, needs, opened, senders, instance_iface, instance_source })
+    }
+
+    /// Puts a prepared configuration in force: its sockets replace those it changed,
+    /// and sockets nothing uses any more close.
+    pub fn commit(&mut self, prepared: Prepared) {
+        let Prepared { tracked, needs, opened, senders, instance_iface, instance_source } =
+            prepared;
+        // Replaced attachments and unused ones close (their receive tasks end).
+        self.attached.retain(|name, _| needs.contains_key(name) && !opened.contains_key(name));
+        self.attached.extend(opened);
+        for (name, source, socket) in senders {
+            if let Some(attachment) = self.attached.get_mut(&name) {
+                attachment.senders.insert(source, socket);
+            }
+        }
+        for (name, attachment) in &mut self.attached {
+            if let Some(need) = needs.get(name) {
+                attachment.senders.retain(|source, _| need.sources.contains(source));
+            }
+        }
+        self.own = instance_source.iter().copied().collect();
+        self.tracked = tracked;
+        self.needs = needs;
+        self.instance_iface = instance_iface;
+        self.instance_source = instance_source;
+    }
+
+    /// Interfaces `prepared` tracks that are not tracked now, with their state.
+    pub fn newly_tracked(&self, prepared: &Prepared) -> Vec<Link> {
+        prepared
+            .tracked
+            .iter()
+            .filter(|(name, _)| !self.tracked.contains_key(*name))
+            .map(|(name, link)| link.clone().unwrap_or_else(|| missing(name)))
+            .collect()
     }
 
     /// Link state at start of every tracked interface; missing ones are down.

@@ -6,6 +6,13 @@
 //! results and timer expiries all come to it, and every action it produces is carried
 //! out before the next input is read, so the order the machine chose is the order the
 //! network sees.
+//!
+//! A reload ([`Input::Reconfigure`]) is checked and its new interfaces and sockets are
+//! opened before the machine sees it, so a configuration that cannot run is refused
+//! with nothing changed. The driver switches to it at the machine's
+//! [`Action::Reconfigured`]: leaving instances act under the old configuration (their
+//! sockets, notify programs), everything after under the new one; sockets nothing uses
+//! any more close then.
 
 mod config;
 mod drops;
@@ -17,7 +24,7 @@ pub use config::{DriverConfig, InstanceIo, Notify, Unicast};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::counters::{Counters, DropReason};
 use crate::linux::rtnl::Link;
@@ -28,10 +35,26 @@ use crate::packet::{self, TtlCheck, VRRP_MCAST_V4};
 use io::{Interfaces, Received as Datagram};
 
 /// What the daemon tells a running driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Input {
     /// One run of a tracked script finished.
     ScriptResult { name: String, ok: bool },
+    /// A reload: `config` replaces the running configuration while instances keep
+    /// their state ([`Router::reconfigure`] says what is kept). The reply comes once
+    /// the change is carried out (addresses up or down, leaving instances gone): Ok, or
+    /// why the configuration was refused, in which case the running one stays as it
+    /// was. Build it with [`Input::reconfigure`].
+    Reconfigure { config: Box<DriverConfig>, reply: oneshot::Sender<Result<(), DriverError>> },
+}
+
+impl Input {
+    /// A [`Input::Reconfigure`] and the receiver of its reply.
+    pub fn reconfigure(
+        config: DriverConfig,
+    ) -> (Input, oneshot::Receiver<Result<(), DriverError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Input::Reconfigure { config: Box::new(config), reply }, answer)
+    }
 }
 
 /// The driver's state as status output shows it, published after every change.
@@ -61,6 +84,10 @@ pub enum DriverError {
     },
     #[error(transparent)]
     Config(#[from] crate::machine::ConfigError),
+    /// [`DriverConfig::instances`] or [`DriverConfig::sync_groups`] is not parallel to
+    /// the router configuration's list.
+    #[error("driver configuration: {what}: {io} entries for {router} in the router configuration")]
+    NotParallel { what: &'static str, io: usize, router: usize },
     /// Boxed: rtnetlink errors carry the whole request, and results stay small.
     #[error("rtnetlink: {0}")]
     Rtnl(Box<crate::linux::rtnl::RtnlError>),
@@ -83,6 +110,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
+    check_parallel(&config)?;
     let (interfaces, mut links) = Interfaces::open(&mut config, packets_tx)?;
     let mut router = Router::new(config.router.clone())?;
     let timer =
@@ -91,7 +119,8 @@ pub async fn run(
         router.set_link(Instant::now(), &link.name, link.up);
     }
     let mut runner = Runner {
-        config: &config,
+        config,
+        pending: None,
         interfaces,
         drops: Default::default(),
         send_failures: Default::default(),
@@ -103,6 +132,7 @@ pub async fn run(
 
     tokio::pin!(shutdown);
     let mut inputs_open = true;
+    let mut reply = None;
     loop {
         let deadline = router.poll_timeout();
         tokio::select! {
@@ -136,6 +166,14 @@ pub async fn run(
                 Some(Input::ScriptResult { name, ok }) => {
                     router.script_result(Instant::now(), &name, ok);
                 }
+                Some(Input::Reconfigure { config, reply: answer }) => {
+                    let result = runner.reconfigure(&mut router, *config);
+                    match &result {
+                        Ok(()) => tracing::info!("vrrp: new configuration in force"),
+                        Err(e) => tracing::error!("vrrp: new configuration refused: {e}"),
+                    }
+                    reply = Some((answer, result));
+                }
                 None => inputs_open = false,
             },
             Some(datagram) = packets.recv() => {
@@ -150,6 +188,10 @@ pub async fn run(
         }
         runner.perform(&mut router).await;
         publish(&router, &status);
+        if let Some((answer, result)) = reply.take() {
+            // The daemon may have stopped waiting; the outcome is logged either way.
+            let _ = answer.send(result);
+        }
     }
     router.shutdown(Instant::now());
     runner.perform(&mut router).await;
@@ -180,9 +222,26 @@ fn publish(router: &Router, status: &watch::Sender<DriverStatus>) {
     });
 }
 
-/// Carries out actions and filters received packets; borrows the I/O side.
-struct Runner<'a> {
-    config: &'a DriverConfig,
+/// Every per-instance and per-group list of `config` has one entry per router entry.
+fn check_parallel(config: &DriverConfig) -> Result<(), DriverError> {
+    let router = &config.router;
+    for (what, io, router) in [
+        ("instances", config.instances.len(), router.instances.len()),
+        ("sync_groups", config.sync_groups.len(), router.sync_groups.len()),
+    ] {
+        if io != router {
+            return Err(DriverError::NotParallel { what, io, router });
+        }
+    }
+    Ok(())
+}
+
+/// Carries out actions and filters received packets; owns the I/O side.
+struct Runner {
+    /// The configuration the indices of the machine's actions refer to.
+    config: DriverConfig,
+    /// A configuration the machine took, in force from its [`Action::Reconfigured`].
+    pending: Option<(DriverConfig, io::Prepared)>,
     interfaces: Interfaces,
     /// Rate-limits the log of dropped packets; the counters count every one.
     drops: drops::DropLog,
@@ -190,7 +249,7 @@ struct Runner<'a> {
     send_failures: std::collections::HashSet<(usize, Ipv4Addr)>,
 }
 
-impl Runner<'_> {
+impl Runner {
     fn receive(&mut self, router: &mut Router, datagram: &Datagram) {
         let iface = datagram.interface.as_str();
         let now = Instant::now();
@@ -221,6 +280,43 @@ impl Runner<'_> {
             let why = drops::mismatch(reason, &received.advert, ours);
             self.drops.record(now, iface, vrid, reason, Some(received.src), &why);
         }
+    }
+
+    /// Hands `config` to the machine once its interfaces and sockets are there; the
+    /// switch itself happens at the machine's [`Action::Reconfigured`], so the leaving
+    /// instances act under the configuration they came from.
+    fn reconfigure(
+        &mut self,
+        router: &mut Router,
+        mut config: DriverConfig,
+    ) -> Result<(), DriverError> {
+        check_parallel(&config)?;
+        crate::machine::validate(&config.router)?;
+        let prepared = self.interfaces.prepare(&mut config)?;
+        let now = Instant::now();
+        // No running instance depends on these yet, so this changes nothing by itself.
+        for link in self.interfaces.newly_tracked(&prepared) {
+            router.set_link(now, &link.name, link.up);
+        }
+        router.reconfigure(now, config.router.clone())?;
+        self.pending = Some((config, prepared));
+        Ok(())
+    }
+
+    /// The machine's configuration switch: the prepared sockets and configuration are
+    /// now the ones in force.
+    fn switch(&mut self) {
+        let Some((config, prepared)) = self.pending.take() else { return };
+        self.interfaces.commit(prepared);
+        self.config = config;
+        self.send_failures.clear();
+    }
+
+    /// Never the address adverts leave from, in the configuration in force or the one
+    /// about to be: removing a host's own address (an owner's VIP) would cut it off.
+    fn is_own_address(&self, address: Ipv4Addr) -> bool {
+        self.interfaces.is_own_address(address)
+            || self.pending.as_ref().is_some_and(|(_, prepared)| prepared.sends_from(address))
     }
 
     /// A link event (or a re-read): sockets reopened if the interface was re-created,
@@ -267,7 +363,8 @@ impl Runner<'_> {
         while let Some(action) = router.poll_action() {
             match action {
                 Action::SendAdvert { instance, advert } => {
-                    if self.send_advert(instance, &advert).await {
+                    // Before a switch, the sender is a leaving instance: nothing to count.
+                    if self.send_advert(instance, &advert).await && self.pending.is_none() {
                         router.count_sent(instance);
                     }
                 }
@@ -279,11 +376,7 @@ impl Runner<'_> {
                     }
                 }
                 Action::RemoveAddresses { instance, addresses } => {
-                    // Never the address adverts leave from: removing a host's own
-                    // address (an owner's VIP) would cut it off.
-                    for vip in
-                        addresses.iter().filter(|v| !self.interfaces.is_own_address(v.address))
-                    {
+                    for vip in addresses.iter().filter(|v| !self.is_own_address(v.address)) {
                         if let Err(e) = self.interfaces.remove_address(instance, vip) {
                             tracing::error!("{}: {e}", self.name(instance));
                         }
@@ -320,6 +413,7 @@ impl Runner<'_> {
                     tracing::info!(group = %name, "sync group -> {to_name}");
                     notify::run(&self.config.sync_groups[group], "GROUP", &name, to, stopping, 0);
                 }
+                Action::Reconfigured => self.switch(),
             }
         }
     }

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use super::config::{InitialState, InstanceConfig};
+use super::config::{InitialState, InstanceConfig, VirtualAddress};
 use super::timers::{centiseconds, master_down_interval, skew_time};
-use super::tracking::Fault;
+use super::tracking::{Assessment, Fault};
 use super::{Action, InstanceIndex, InstanceStatus, State};
 use crate::counters::{Counters, DropReason};
 use crate::packet::{Advert, Received, Version};
@@ -239,9 +239,9 @@ impl Instance {
         self.clear();
     }
 
-    pub(crate) fn stop(&mut self, out: &mut Out) {
+    pub(crate) fn stop(&mut self, reason: String, out: &mut Out) {
         self.leave_master_with_priority_zero(out);
-        self.transition(State::Init, "shutdown".to_string(), true, out);
+        self.transition(State::Init, reason, true, out);
         self.clear();
     }
 
@@ -261,6 +261,108 @@ impl Instance {
         self.down_reason = None;
         self.want_master = false;
         self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+    }
+
+    /// Whether `cfg` is still this instance: the same interface, VRID, version and
+    /// source address. Peers know a router by these (keepalived matches on reload by
+    /// interface, VRID, family and unicast source); anything else changes in place.
+    pub(crate) fn same_identity(&self, cfg: &InstanceConfig) -> bool {
+        let ours = &self.cfg;
+        ours.interface == cfg.interface
+            && ours.vrid == cfg.vrid
+            && ours.version == cfg.version
+            && ours.primary_address == cfg.primary_address
+    }
+
+    /// What makes `cfg` another instance, for the log.
+    pub(crate) fn identity_change(&self, cfg: &InstanceConfig) -> String {
+        let ours = &self.cfg;
+        let mut changes = Vec::new();
+        if ours.interface != cfg.interface {
+            changes.push(format!("interface {} -> {}", ours.interface, cfg.interface));
+        }
+        if ours.vrid != cfg.vrid {
+            changes.push(format!("vrid {} -> {}", ours.vrid, cfg.vrid));
+        }
+        if ours.version != cfg.version {
+            let (from, to) = (ours.version.number(), cfg.version.number());
+            changes.push(format!("version {from} -> {to}"));
+        }
+        if ours.primary_address != cfg.primary_address {
+            changes.push(format!("source {} -> {}", ours.primary_address, cfg.primary_address));
+        }
+        changes.join(", ")
+    }
+
+    /// Takes a new configuration of the same identity in place: state, timers and
+    /// counters stay, and a new priority counts from now (a MASTER advertises it at once,
+    /// a BACKUP uses it in its next comparison, as for a tracking change). `assessment`
+    /// is tracking's view of `cfg`; moving into or out of FAULT is the router's, after.
+    pub(crate) fn reconfigure(
+        &mut self,
+        now: Instant,
+        index: InstanceIndex,
+        (cfg, scripts): (InstanceConfig, Vec<(usize, i32)>),
+        assessment: Assessment,
+        out: &mut Out,
+    ) {
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        self.index = index;
+        self.scripts = scripts;
+        self.faults = assessment.faults;
+        let priority_changed = self.effective_priority != assessment.effective_priority;
+        self.effective_priority = assessment.effective_priority;
+        match self.state {
+            State::Master => self.reconfigure_master(now, &old, priority_changed, out),
+            // A v3 backup keeps the interval of the master it follows.
+            State::Backup if self.cfg.version == Version::V3 && self.master.is_some() => {}
+            _ => self.master_adver_interval_cs = self.cfg.advert_interval_cs,
+        }
+    }
+
+    /// Added addresses go up and are announced, dropped ones go down, and peers hear
+    /// at once what the adverts now carry.
+    fn reconfigure_master(
+        &mut self,
+        now: Instant,
+        old: &InstanceConfig,
+        priority_changed: bool,
+        out: &mut Out,
+    ) {
+        let ours = &self.cfg.virtual_addresses;
+        let dropped: Vec<VirtualAddress> =
+            old.virtual_addresses.iter().filter(|v| !ours.contains(v)).cloned().collect();
+        let added: Vec<VirtualAddress> =
+            ours.iter().filter(|v| !old.virtual_addresses.contains(v)).cloned().collect();
+        if !dropped.is_empty() {
+            out.push_back(Action::RemoveAddresses { instance: self.index, addresses: dropped });
+        }
+        self.master_adver_interval_cs = self.cfg.advert_interval_cs;
+        if !self.faults.is_empty() {
+            // FAULT follows, with a priority 0 advert and every address down.
+            return;
+        }
+        if !added.is_empty() {
+            out.push_back(Action::AddAddresses { instance: self.index, addresses: added.clone() });
+        }
+        let carried = |c: &InstanceConfig| {
+            let addresses: Vec<Ipv4Addr> = c.virtual_addresses.iter().map(|v| v.address).collect();
+            (c.advert_interval_cs, c.auth, addresses)
+        };
+        if priority_changed || carried(old) != carried(&self.cfg) {
+            self.send_advert(now, out);
+        }
+        if !added.is_empty() {
+            out.push_back(Action::SendGratuitousArp {
+                instance: self.index,
+                addresses: added,
+                repeat: self.cfg.garp.master_repeat,
+            });
+        }
+        if old.garp.master_refresh != self.cfg.garp.master_refresh {
+            self.timers.garp_refresh =
+                self.cfg.garp.master_refresh.filter(|r| !r.is_zero()).map(|refresh| now + refresh);
+        }
     }
 
     /// A MASTER advertises a new priority at once; a BACKUP uses it in its next

@@ -3,11 +3,13 @@
 //! A [`Router`] holds every instance of one director, their tracked interfaces and
 //! scripts, and their sync groups. The driver feeds it time, received adverts, link
 //! changes and script results, sleeps until [`Router::poll_timeout`], and carries out
-//! each [`Action`] from [`Router::poll_action`]. Nothing here reads a clock or a socket,
-//! so tests run many routers on virtual time.
+//! each [`Action`] from [`Router::poll_action`]. [`Router::reconfigure`] takes a new
+//! configuration (a reload) while instances keep their state. Nothing here reads a
+//! clock or a socket, so tests run many routers on virtual time.
 
 pub mod config;
 mod instance;
+mod reconfigure;
 mod router;
 mod sync_group;
 #[cfg(test)]
@@ -21,6 +23,7 @@ pub use config::{
     TrackInterface, TrackScript, VirtualAddress,
 };
 pub use router::Router;
+pub(crate) use validate::validate;
 pub use validate::ConfigError;
 
 use std::net::Ipv4Addr;
@@ -48,7 +51,8 @@ impl State {
     }
 }
 
-/// Index of an instance in [`RouterConfig::instances`].
+/// Index of an instance in [`RouterConfig::instances`] (of the configuration in force:
+/// see [`Action::Reconfigured`]).
 pub type InstanceIndex = usize;
 /// Index of a group in [`RouterConfig::sync_groups`].
 pub type GroupIndex = usize;
@@ -94,6 +98,11 @@ pub enum Action {
         to: State,
         stopping: bool,
     },
+    /// [`Router::reconfigure`] took a new configuration. The instance and group indices
+    /// of the actions before this one are the previous configuration's (instances and
+    /// groups leaving), those after it the new one's: the driver switches its own view
+    /// of the configuration here.
+    Reconfigured,
 }
 
 /// A snapshot of one instance for status output.

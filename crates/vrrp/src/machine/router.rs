@@ -8,7 +8,7 @@ use super::instance::{Instance, Outcome};
 use super::sync_group::Group;
 use super::tracking::{describe, Tracking};
 use super::validate::{validate, ConfigError};
-use super::{Action, InstanceIndex, InstanceStatus, RouterConfig, State};
+use super::{Action, InstanceConfig, InstanceIndex, InstanceStatus, RouterConfig, State};
 use crate::counters::{Counters, DropReason};
 use crate::packet::Received;
 
@@ -17,9 +17,9 @@ use crate::packet::Received;
 pub struct Router {
     pub(super) instances: Vec<Instance>,
     pub(super) groups: Vec<Group>,
-    tracking: Tracking,
+    pub(super) tracking: Tracking,
     pub(super) actions: VecDeque<Action>,
-    unclaimed: Counters,
+    pub(super) unclaimed: Counters,
     /// Between start and shutdown.
     pub(super) running: bool,
 }
@@ -34,40 +34,11 @@ impl Router {
             .iter()
             .enumerate()
             .map(|(index, cfg)| {
-                let weights = !config
-                    .sync_groups
-                    .iter()
-                    .any(|g| !g.tracking_weight && g.instances.contains(&cfg.name));
-                let mut cfg = cfg.clone();
-                if !weights {
-                    for t in &mut cfg.track_interfaces {
-                        t.weight = 0;
-                    }
-                }
-                let scripts = cfg
-                    .track_scripts
-                    .iter()
-                    .filter_map(|t| {
-                        let script = tracking.script_index(&t.name)?;
-                        let weight = t.weight.unwrap_or(config.scripts[script].weight);
-                        Some((script, if weights { weight } else { 0 }))
-                    })
-                    .collect();
+                let (cfg, scripts) = resolve(&config, &tracking, cfg);
                 Instance::new(index, cfg, scripts)
             })
             .collect();
-        let groups = config
-            .sync_groups
-            .iter()
-            .map(|g| {
-                let members = g
-                    .instances
-                    .iter()
-                    .filter_map(|name| config.instances.iter().position(|i| &i.name == name))
-                    .collect();
-                Group::new(g.name.clone(), members)
-            })
-            .collect();
+        let groups = config.sync_groups.iter().map(|g| Group::new(&config, g)).collect();
         let mut router = Router {
             instances,
             groups,
@@ -161,7 +132,8 @@ impl Router {
         }
     }
 
-    /// The driver sent an advert of `instance`.
+    /// The driver sent an advert of `instance`. Adverts queued before an
+    /// [`Action::Reconfigured`] are of leaving instances and are not counted.
     pub fn count_sent(&mut self, instance: InstanceIndex) {
         if let Some(instance) = self.instances.get_mut(instance) {
             instance.counters.adverts_sent += 1;
@@ -190,7 +162,7 @@ impl Router {
         }
         self.running = false;
         for instance in &mut self.instances {
-            instance.stop(&mut self.actions);
+            instance.stop("shutdown".to_string(), &mut self.actions);
         }
         for (group, g) in self.groups.iter_mut().enumerate() {
             g.state = State::Init;
@@ -240,7 +212,7 @@ impl Router {
     }
 
     /// Recomputes faults and effective priorities from the tracking state.
-    fn assess(&mut self) {
+    pub(super) fn assess(&mut self) {
         for instance in &mut self.instances {
             let assessment = self.tracking.assess(&instance.cfg, &instance.scripts);
             instance.faults = assessment.faults;
@@ -250,7 +222,7 @@ impl Router {
     }
 
     /// Applies a tracking change: priorities, then moves into and out of FAULT.
-    fn reassess(&mut self, now: Instant) {
+    pub(super) fn reassess(&mut self, now: Instant) {
         if !self.running {
             self.assess();
             return;
@@ -269,6 +241,13 @@ impl Router {
                 instance.effective_priority = assessment.effective_priority;
             }
         }
+        self.follow_faults(now);
+        self.emit_group_states();
+    }
+
+    /// Moves instances (and whole sync groups) into FAULT, or out of it, as their
+    /// faults say.
+    pub(super) fn follow_faults(&mut self, now: Instant) {
         for i in 0..self.instances.len() {
             if self.group_of(i).is_some() {
                 continue;
@@ -292,7 +271,6 @@ impl Router {
         for g in 0..self.groups.len() {
             self.group_faults(now, g);
         }
-        self.emit_group_states();
     }
 
     /// After an instance acted on its own: it takes over if its sync group lets it,
@@ -305,4 +283,32 @@ impl Router {
         }
         self.emit_group_states();
     }
+}
+
+/// An instance's configuration as the machine runs it, with its tracked scripts
+/// resolved to (script index, weight). In a sync group without `tracking_weight` every
+/// weight is dropped, so a tracked failure faults the group instead.
+pub(super) fn resolve(
+    config: &RouterConfig,
+    tracking: &Tracking,
+    cfg: &InstanceConfig,
+) -> (InstanceConfig, Vec<(usize, i32)>) {
+    let weights =
+        !config.sync_groups.iter().any(|g| !g.tracking_weight && g.instances.contains(&cfg.name));
+    let mut cfg = cfg.clone();
+    if !weights {
+        for t in &mut cfg.track_interfaces {
+            t.weight = 0;
+        }
+    }
+    let scripts = cfg
+        .track_scripts
+        .iter()
+        .filter_map(|t| {
+            let script = tracking.script_index(&t.name)?;
+            let weight = t.weight.unwrap_or(config.scripts[script].weight);
+            Some((script, if weights { weight } else { 0 }))
+        })
+        .collect();
+    (cfg, scripts)
 }

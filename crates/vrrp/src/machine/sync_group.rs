@@ -8,19 +8,25 @@ use std::time::Instant;
 
 use super::router::Router;
 use super::tracking::describe;
-use super::{Action, GroupIndex, InstanceIndex, State};
+use super::{Action, GroupIndex, InstanceIndex, RouterConfig, State, SyncGroupConfig};
 
 #[derive(Debug)]
 pub(crate) struct Group {
-    name: String,
-    members: Vec<InstanceIndex>,
+    pub(crate) name: String,
+    pub(crate) members: Vec<InstanceIndex>,
     /// Last state reported in a GroupTransition.
     pub(crate) state: State,
 }
 
 impl Group {
-    pub(crate) fn new(name: String, members: Vec<InstanceIndex>) -> Group {
-        Group { name, members, state: State::Init }
+    /// Members are resolved to their indices in `config`.
+    pub(crate) fn new(config: &RouterConfig, group: &SyncGroupConfig) -> Group {
+        let members = group
+            .instances
+            .iter()
+            .filter_map(|name| config.instances.iter().position(|i| &i.name == name))
+            .collect();
+        Group { name: group.name.clone(), members, state: State::Init }
     }
 }
 

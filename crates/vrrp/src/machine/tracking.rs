@@ -109,6 +109,21 @@ impl Tracking {
         Tracking { links: HashMap::new(), scripts }
     }
 
+    /// The scripts of a new configuration. A script that keeps its name keeps its
+    /// result and its count in a row (new rise / fall apply from the next result); a
+    /// new one starts in the init state. Link states are the host's, not the
+    /// configuration's, and stay.
+    pub(crate) fn reconfigure(&mut self, scripts: &[ScriptConfig]) {
+        let mut fresh = Tracking::new(scripts);
+        for script in &mut fresh.scripts {
+            if let Some(old) = self.scripts.iter().find(|old| old.name == script.name) {
+                script.ok = old.ok;
+                script.streak = old.streak;
+            }
+        }
+        self.scripts = fresh.scripts;
+    }
+
     pub(crate) fn script_index(&self, name: &str) -> Option<usize> {
         self.scripts.iter().position(|s| s.name == name)
     }

@@ -6,6 +6,8 @@ mod election;
 mod garp;
 mod groups;
 mod random;
+mod reload;
+mod reload_groups;
 mod sim;
 mod startup;
 mod tracking;

@@ -22,6 +22,8 @@ pub(crate) struct Delivery {
 pub(crate) struct Node {
     pub(crate) router: Router,
     config: RouterConfig,
+    /// Taken by the router, in force from its [`Action::Reconfigured`].
+    pending: Option<RouterConfig>,
     /// A node that is down neither hears nor sends, and its timers stand still.
     pub(crate) up: bool,
     /// Adverts only reach nodes on the same segment.
@@ -62,6 +64,7 @@ impl Sim {
             .map(|config| Node {
                 router: Router::new(config.clone()).expect("valid config"),
                 config,
+                pending: None,
                 up: true,
                 segment: 0,
                 log: Vec::new(),
@@ -107,6 +110,15 @@ impl Sim {
         self.drain(node);
     }
 
+    /// A reload: the router takes `config` now, and the node's adverts follow it from
+    /// the router's switch on, as the driver's do.
+    pub(crate) fn reconfigure(&mut self, node: usize, config: RouterConfig) {
+        let now = self.now;
+        self.nodes[node].router.reconfigure(now, config.clone()).expect("valid config");
+        self.nodes[node].pending = Some(config);
+        self.drain(node);
+    }
+
     pub(crate) fn kill(&mut self, node: usize) {
         self.nodes[node].up = false;
     }
@@ -138,7 +150,10 @@ impl Sim {
         while let Some(action) = self.nodes[node].router.poll_action() {
             match &action {
                 Action::SendAdvert { instance, advert } => {
-                    self.nodes[node].router.count_sent(*instance);
+                    // Before a switch, the sender is a leaving instance: nothing to count.
+                    if self.nodes[node].pending.is_none() {
+                        self.nodes[node].router.count_sent(*instance);
+                    }
                     self.transmit(node, *instance, advert.clone());
                 }
                 Action::AddAddresses { addresses, .. } => {
@@ -148,6 +163,10 @@ impl Sim {
                     for v in addresses {
                         self.nodes[node].held.remove(&v.address);
                     }
+                }
+                Action::Reconfigured => {
+                    let n = &mut self.nodes[node];
+                    n.config = n.pending.take().expect("a configuration to switch to");
                 }
                 _ => {}
             }
@@ -317,6 +336,6 @@ fn action_instance(action: &Action) -> Option<InstanceIndex> {
         | Action::RemoveAddresses { instance, .. }
         | Action::SendGratuitousArp { instance, .. }
         | Action::Transition { instance, .. } => Some(*instance),
-        Action::GroupTransition { .. } => None,
+        Action::GroupTransition { .. } | Action::Reconfigured => None,
     }
 }
