@@ -11,7 +11,8 @@ impl VirtualServerState {
     /// Applies a reloaded configuration of this virtual server.
     ///
     /// A real server that stays (same address and port) keeps its health, dynamic weight
-    /// and last check when its check is unchanged; a changed check starts it afresh (per
+    /// and last check when its check is unchanged; a changed check keeps its health until
+    /// the new check's first result (a check added or removed starts it afresh, per
     /// alpha). A real server the reload removed runs its notify_down if it was healthy
     /// (keepalived's `clear_diff_rs`) and, if it was in the table, drains: weight 0 until
     /// `now + drain_timeout`, so its connections finish. Service settings come from `vs`,
@@ -42,6 +43,21 @@ impl VirtualServerState {
             let state = match old_by_key.remove(&key) {
                 Some((_, old, _)) if old.config.check == rs.check => {
                     RealServerState { config: rs.clone(), ..old }
+                }
+                // keepalived's migrate_checkers: a changed check takes over the real
+                // server as it is, and its first result decides; starting afresh would
+                // take a healthy server out (alpha) or put a failed one in for a while.
+                Some((_, old, _)) if old.config.check.is_some() && rs.check.is_some() => {
+                    self.log(
+                        Level::Info,
+                        format!(
+                            "virtual server {name}: real server {}: check changed, stays {} \
+                             until the new check's first result",
+                            fresh.label(),
+                            if old.healthy { "up" } else { "down" }
+                        ),
+                    );
+                    RealServerState { config: rs.clone(), dynamic_weight: None, ..old }
                 }
                 Some(_) => {
                     let health = if fresh.healthy { "up" } else { "down until its check passes" };

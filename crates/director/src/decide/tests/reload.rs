@@ -27,7 +27,7 @@ fn unchanged_checks_keep_health_weight_and_last_check() {
 }
 
 #[test]
-fn a_changed_check_resets_the_server_per_alpha() {
+fn a_changed_check_keeps_the_servers_state_until_its_first_result() {
     let mut config = vs(vec![rs(11, 1), rs(12, 1), rs(13, 1)]);
     config.alpha = true;
     let mut h = Harness::new(&config);
@@ -37,24 +37,28 @@ fn a_changed_check_resets_the_server_per_alpha() {
     assert_eq!(h.table(), vec![(11, 1), (12, 4)]);
     h.actions();
 
+    // keepalived's migrate_checkers: 12 stays up (the dynamic weight was the old
+    // check's), 13 stays down, until the new checks answer.
     let mut next = config.clone();
     next.real_servers[1].check.as_mut().unwrap().timing.retry = 5;
-    // Without alpha, a changed check starts up again (13 was down).
-    let mut no_alpha = next.clone();
-    no_alpha.alpha = false;
-    no_alpha.real_servers[2].check = Some(tcp_check(14));
-
+    next.real_servers[2].check.as_mut().unwrap().timing.retry = 5;
     let now = h.now;
     h.state.reconfigure(&next, now);
-    assert_eq!(h.table(), vec![(11, 1)], "12's check changed: down until it passes");
-    let status = h.state.status(&|_, _| false);
-    assert!(status.real_servers[1].last_check.is_none());
-    assert!(h.logs().iter().any(|m| m.contains("192.0.2.12:80: check changed")));
+    assert_eq!(h.table(), vec![(11, 1), (12, 1)], "12 keeps up, 13 keeps down");
+    assert!(h.logs().iter().any(|m| m.contains("192.0.2.12:80: check changed, stays up")));
+    h.down(12);
+    h.up(13);
+    assert_eq!(h.table(), vec![(11, 1), (13, 1)], "the new checks decide");
 
-    h.state.reconfigure(&no_alpha, now);
-    assert_eq!(h.state.is_healthy(key(13)), Some(true));
-    // 12's check is the same as in `next`: its (alpha) state stays.
-    assert_eq!(h.table(), vec![(11, 1), (13, 1)]);
+    // A check removed: always up. A check added: afresh, per alpha (down).
+    let mut third = next.clone();
+    third.real_servers[1].check = None;
+    let mut with_check = third.clone();
+    with_check.real_servers[1].check = Some(tcp_check(12));
+    h.state.reconfigure(&third, now);
+    assert_eq!(h.state.is_healthy(key(12)), Some(true));
+    h.state.reconfigure(&with_check, now);
+    assert_eq!(h.state.is_healthy(key(12)), Some(false), "a new check under alpha starts down");
 }
 
 #[test]
