@@ -1,0 +1,176 @@
+//! `directord` in a director namespace with a full YAML config (VRRP and virtual
+//! servers), its control socket and log in a temporary directory; `directorctl
+//! status --json` and `reload` against it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use testkit::directord::Directord;
+use testkit::netns::Netns;
+use testkit::process::{Process, STOP_GRACE};
+
+use crate::status::Status;
+
+/// How long the daemon may take to answer on its control socket (TCG exec included).
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug)]
+pub struct LabDirector {
+    process: Process,
+    name: String,
+    netns: String,
+    dir: TempDir,
+}
+
+impl LabDirector {
+    /// Writes `yaml` and starts directord in `ns`; returns once it answers `status`.
+    pub fn start(ns: &Netns, name: &str, yaml: &str) -> Result<LabDirector, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lab-{name}-"))
+            .tempdir()
+            .map_err(|e| format!("{name}: temporary directory: {e}"))?;
+        let config = dir.path().join("director.yaml");
+        fs::write(&config, yaml).map_err(|e| format!("{}: {e}", config.display()))?;
+        let process = launch(ns, dir.path())?;
+        let mut d =
+            LabDirector { process, name: name.to_string(), netns: ns.name().to_string(), dir };
+        d.wait_ready()?;
+        Ok(d)
+    }
+
+    /// Starts it again in `ns` (after [`LabDirector::kill9`]), same config file; the log
+    /// carries on.
+    pub fn restart(&mut self, ns: &Netns) -> Result<(), String> {
+        self.process.stop(STOP_GRACE);
+        self.process = launch(ns, self.dir.path())?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let mut last = String::new();
+        let answered = testkit::wait::wait_until(START_TIMEOUT, || {
+            if !self.process.running() {
+                return true;
+            }
+            match self.status() {
+                Ok(_) => true,
+                Err(e) => {
+                    last = e;
+                    false
+                }
+            }
+        });
+        // `answered` with the process alive means a status came back.
+        if answered && self.process.running() {
+            return Ok(());
+        }
+        let exit = self.process.exit_status();
+        Err(format!(
+            "directord {} in {} not ready (exit {exit:?}, last status error: {last}); log:\n{}",
+            self.name,
+            self.netns,
+            self.log()
+        ))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("director.yaml")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("director.sock")
+    }
+
+    /// `directorctl --socket S ARGS`, output as is. A unix socket path is reached from
+    /// any network namespace, so this runs in the test's own.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        let ctl = ctl_binary();
+        Command::new(&ctl)
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", ctl.display()))
+    }
+
+    /// `directorctl status --json`, parsed.
+    pub fn status(&self) -> Result<Status, String> {
+        let out = self.ctl(&["status", "--json"]);
+        if !out.status.success() {
+            return Err(format!(
+                "directorctl status ({}): {}: {}",
+                self.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!("{} status JSON: {e}: {}", self.name, String::from_utf8_lossy(&out.stdout))
+        })
+    }
+
+    /// Replaces the config file (the daemon reads it at the next reload).
+    pub fn write_config(&self, yaml: &str) {
+        let path = self.config_path();
+        fs::write(&path, yaml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    /// `directorctl reload`.
+    pub fn reload(&self) -> Output {
+        self.ctl(&["reload"])
+    }
+
+    /// SIGKILL by PID, reaped: nothing of the daemon runs when this returns (what it
+    /// put in the kernel stays, as after a crash).
+    pub fn kill9(&mut self) {
+        self.process.signal(libc::SIGKILL).unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        assert!(
+            self.process.wait_exit(Duration::from_secs(5)).is_some(),
+            "directord {} did not exit after SIGKILL",
+            self.name
+        );
+    }
+
+    pub fn signal(&mut self, signal: libc::c_int) -> Result<(), String> {
+        self.process.signal(signal)
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.process.running()
+    }
+
+    /// What the daemon wrote on stderr and stdout.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("directord.log")).unwrap_or_default()
+    }
+}
+
+fn launch(ns: &Netns, dir: &Path) -> Result<Process, String> {
+    let (directord, _) = Directord::binaries()?;
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("directord.log"))
+        .map_err(|e| format!("directord log: {e}"))?;
+    let log2 = log.try_clone().map_err(|e| format!("directord log: {e}"))?;
+    let (d, c, s) = (
+        directord.display().to_string(),
+        dir.join("director.yaml").display().to_string(),
+        dir.join("director.sock").display().to_string(),
+    );
+    let mut command = ns.command(&[&d, "--config", &c, "--socket", &s]);
+    command.stdin(Stdio::null()).stdout(log).stderr(log2);
+    Process::spawn(&mut command, "directord")
+}
+
+fn ctl_binary() -> PathBuf {
+    Directord::binaries().map(|(_, ctl)| ctl).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,183 @@
+//! `ipvsadm -Ln` and `ipvsadm -Ln --stats --exact` read back as tables: the
+//! independent view of what a director wrote into its namespace's IPVS table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One virtual service as `ipvsadm -Ln` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// `TCP 192.0.2.100:80`.
+    pub key: String,
+    pub scheduler: String,
+    pub dests: Vec<Dest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dest {
+    /// `192.0.2.21:80`.
+    pub addr: String,
+    /// Route, Masq, Tunnel, Local.
+    pub forward: String,
+    pub weight: u32,
+}
+
+/// The whole table; `text` is what ipvsadm printed, for failure messages.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub services: Vec<Service>,
+    pub text: String,
+}
+
+impl Table {
+    /// Parses `ipvsadm -Ln`.
+    pub fn parse(text: &str) -> Result<Table, String> {
+        let mut services: Vec<Service> = Vec::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["IP", "Virtual", ..] | ["Prot", ..] | ["->", "RemoteAddress:Port", ..] | [] => {}
+                ["->", addr, forward, weight, _active, _inactive] => {
+                    let service = services.last_mut().ok_or_else(|| {
+                        format!("ipvsadm: destination before any service: {line:?}")
+                    })?;
+                    let weight =
+                        weight.parse().map_err(|_| format!("ipvsadm: weight in {line:?}"))?;
+                    service.dests.push(Dest {
+                        addr: (*addr).to_string(),
+                        forward: (*forward).to_string(),
+                        weight,
+                    });
+                }
+                [proto @ ("TCP" | "UDP" | "SCTP" | "FWM"), addr, scheduler, ..] => {
+                    services.push(Service {
+                        key: format!("{proto} {addr}"),
+                        scheduler: (*scheduler).to_string(),
+                        dests: Vec::new(),
+                    });
+                }
+                _ => return Err(format!("ipvsadm -Ln: unexpected line {line:?} in:\n{text}")),
+            }
+        }
+        Ok(Table { services, text: text.to_string() })
+    }
+
+    /// The service `TCP addr`, if listed.
+    pub fn service(&self, addr: &str) -> Option<&Service> {
+        let key = format!("TCP {addr}");
+        self.services.iter().find(|s| s.key == key)
+    }
+
+    /// The destinations of service `TCP addr` as (address, weight); empty when the
+    /// service is missing.
+    pub fn dests(&self, addr: &str) -> Vec<(String, u32)> {
+        self.service(addr)
+            .map(|s| s.dests.iter().map(|d| (d.addr.clone(), d.weight)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Connections per destination as `ipvsadm -Ln --stats --exact` counts them, keyed by
+/// (`TCP 192.0.2.100:80`, `192.0.2.21:80`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conns(pub BTreeMap<(String, String), u64>);
+
+impl Conns {
+    pub fn parse(text: &str) -> Result<Conns, String> {
+        let mut conns = BTreeMap::new();
+        let mut service: Option<String> = None;
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["IP", "Virtual", ..] | ["Prot", ..] | ["->", "RemoteAddress:Port"] | [] => {}
+                ["->", addr, count, ..] => {
+                    let service = service
+                        .clone()
+                        .ok_or_else(|| format!("ipvsadm --stats: destination first: {line:?}"))?;
+                    let count =
+                        count.parse().map_err(|_| format!("ipvsadm --stats: conns in {line:?}"))?;
+                    conns.insert((service, (*addr).to_string()), count);
+                }
+                [proto @ ("TCP" | "UDP" | "SCTP" | "FWM"), addr, ..] => {
+                    service = Some(format!("{proto} {addr}"));
+                }
+                _ => return Err(format!("ipvsadm --stats: unexpected line {line:?} in:\n{text}")),
+            }
+        }
+        Ok(Conns(conns))
+    }
+
+    /// Connections to `dest` of service `TCP service` since `before`.
+    pub fn since(&self, before: &Conns, service: &str, dest: &str) -> u64 {
+        let key = (format!("TCP {service}"), dest.to_string());
+        let now = self.0.get(&key).copied().unwrap_or(0);
+        now.saturating_sub(before.0.get(&key).copied().unwrap_or(0))
+    }
+
+    /// Connections to any destination of `TCP service` since `before`.
+    pub fn total_since(&self, before: &Conns, service: &str) -> u64 {
+        let key = format!("TCP {service}");
+        let dests: Vec<&String> =
+            self.0.keys().filter(|(s, _)| *s == key).map(|(_, d)| d).collect();
+        dests.into_iter().map(|d| self.since(before, service, d)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &str = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.0.2.100:80 wrr
+  -> 192.0.2.21:80                Route   1      0          3
+  -> 192.0.2.22:80                Route   2      1          0
+TCP  192.0.2.100:8080 rr persistent 50
+  -> 198.51.100.11:80             Masq    1      0          0
+";
+
+    const STATS: &str = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
+  -> RemoteAddress:Port
+TCP  192.0.2.100:80                     30      150        0     9000        0
+  -> 192.0.2.21:80                      10       50        0     3000        0
+  -> 192.0.2.22:80                      20      100        0     6000        0
+";
+
+    #[test]
+    fn list_reads_services_and_weights() {
+        let table = Table::parse(LIST).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(table.services.len(), 2);
+        assert_eq!(
+            table.dests("192.0.2.100:80"),
+            [("192.0.2.21:80".to_string(), 1), ("192.0.2.22:80".to_string(), 2)]
+        );
+        let nat = table.service("192.0.2.100:8080").unwrap_or_else(|| panic!("no nat service"));
+        assert_eq!((nat.scheduler.as_str(), nat.dests[0].forward.as_str()), ("rr", "Masq"));
+        assert!(table.service("192.0.2.100:81").is_none());
+    }
+
+    #[test]
+    fn list_refuses_what_it_does_not_know() {
+        assert!(Table::parse("  -> 192.0.2.21:80 Route 1 0 0\n").is_err());
+        assert!(Table::parse("TCP 192.0.2.100:80 wrr\n  -> 192.0.2.21:80 Route x 0 0\n").is_err());
+        assert!(Table::parse("something else\n").is_err());
+    }
+
+    #[test]
+    fn stats_count_connections_since() {
+        let before = Conns::parse(STATS).unwrap_or_else(|e| panic!("{e}"));
+        let after = Conns::parse(&STATS.replace("  10       50", "  14       50"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(after.since(&before, "192.0.2.100:80", "192.0.2.21:80"), 4);
+        assert_eq!(after.since(&before, "192.0.2.100:80", "192.0.2.22:80"), 0);
+        assert_eq!(after.since(&Conns::default(), "192.0.2.100:80", "192.0.2.22:80"), 20);
+    }
+}

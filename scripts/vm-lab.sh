@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The end-to-end lab (integration/lab) in the IPVS test VM: builds release directord,
+# directorctl and the lab test binary, then boots one VM that runs every scenario
+# (integration/vm/lab.sh). Arguments are passed to the test binary, e.g. a test name
+# filter: scripts/vm-lab.sh s4_
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/vm/prepare.sh
+
+# The executables cargo reports (honours CARGO_TARGET_DIR).
+executables() { grep -o '"executable":"[^"]*"' | cut -d'"' -f4; }
+bins=$(cargo build --release --locked -p director --bin directord --bin directorctl \
+    --message-format=json | executables)
+directord=$(grep '/directord$' <<<"$bins" || true)
+directorctl=$(grep '/directorctl$' <<<"$bins" || true)
+lab=$(cargo test --release --locked -p lab-tests --test lab --no-run --message-format=json \
+    | executables | tail -n 1)
+for f in "$directord" "$directorctl" "$lab"; do
+    [[ -x $f ]] || { echo "vm-lab: a binary was not built (directord '$directord', directorctl '$directorctl', lab '$lab')" >&2; exit 1; }
+done
+# iproute2 from the host: busybox ip cannot do `ip netns`.
+ip=$(readlink -f "$(PATH=/usr/sbin:/sbin:$PATH command -v ip)")
+
+# veth and bridge make the lab's LANs.
+export VM_EXTRA_MODULES="veth bridge${VM_EXTRA_MODULES:+ $VM_EXTRA_MODULES}"
+exec integration/vm/run.sh --timeout "${VM_LAB_TIMEOUT:-900}" \
+    --file "$directord:/opt/directord" \
+    --file "$directorctl:/opt/directorctl" \
+    --file "$lab:/opt/lab-tests" \
+    --file "$ip:/usr/local/sbin/ip" \
+    integration/vm/lab.sh "$@"
