@@ -38,6 +38,20 @@ fn the_shipped_example_checks() {
 }
 
 #[test]
+fn the_documented_example_checks() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/director.yaml");
+    let out = directorctl(&["config", "check", example.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .ends_with("director.yaml: ok (2 vrrp instances, 3 virtual servers, 7 real servers)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
 fn a_bad_file_exits_1_with_every_error_located() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yaml");

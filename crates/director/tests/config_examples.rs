@@ -33,3 +33,45 @@ fn the_vrrp_only_example_says_what_it_shows() {
     assert_eq!(config.track_scripts().len(), 1);
     assert_eq!(config.vrrp.sync_groups[0].instances, ["VI_web", "VI_gw"]);
 }
+
+#[test]
+fn the_documented_example_shows_dr_nat_fwmark_sorry_server_and_checks() {
+    use checker::CheckKind;
+    use ipvs::{Forwarding, ServiceKey};
+
+    let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/director.yaml");
+    let config = Config::load(&etc).unwrap();
+    let sync = config.director.ipvs_sync_daemon.as_ref().unwrap();
+    assert_eq!((sync.interface.as_str(), sync.sync_id), ("eth1", 51));
+    let names: Vec<_> = config.virtual_servers.iter().map(|vs| vs.name.as_str()).collect();
+    assert_eq!(names, ["web", "api", "web-mark"]);
+    let [web, api, mark] = &config.virtual_servers[..] else { panic!("three services") };
+    assert_eq!(web.real_servers[0].destination.forwarding, Forwarding::Route);
+    assert_eq!(api.real_servers[0].destination.forwarding, Forwarding::Masq);
+    assert_eq!(api.real_servers[0].destination.port, 8443);
+    assert!(matches!(mark.service.key, ServiceKey::Fwmark { mark: 1, .. }));
+    let sorry = web.sorry_server.as_ref().unwrap();
+    assert_eq!(sorry.destination.forwarding, Forwarding::Masq);
+    assert!(web.vrrp_instance.is_some() && web.service.persistent());
+    let kinds: Vec<&str> = config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| &vs.real_servers)
+        .map(|rs| rs.check.as_ref().map_or("none", |c| c.kind.name()))
+        .collect();
+    assert_eq!(kinds, ["tcp", "http", "https", "https", "misc", "tcp", "tcp"]);
+    assert!(
+        matches!(&web.real_servers[1].check.as_ref().unwrap().kind, CheckKind::Http(h) if h.virtualhost.is_some())
+    );
+    // Only the documentation ranges, as the project's rules ask.
+    let text = std::fs::read_to_string(&etc).unwrap();
+    for word in text.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        let parts: Vec<&str> = word.split('.').collect();
+        if parts.len() == 4 && parts.iter().all(|p| p.parse::<u8>().is_ok()) {
+            let ok = ["192.0.2.", "198.51.100.", "203.0.113.", "127.", "255."]
+                .iter()
+                .any(|prefix| word.starts_with(prefix));
+            assert!(ok, "{word} is outside the documentation ranges");
+        }
+    }
+}

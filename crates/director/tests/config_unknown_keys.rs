@@ -42,8 +42,44 @@ vrrp:
         any: [/bin/true]
 ";
 
+/// Every table of the virtual_servers: section and director.ipvs_sync_daemon.
+const VS_BASE: &str = "\
+director:
+  keep_rules_on_exit: true
+  ipvs_sync_daemon:
+    interface: eth1
+    vrrp_instance: a
+vrrp:
+  instances:
+    - {name: a, interface: eth0, vrid: 51}
+virtual_servers:
+  - name: web
+    address: 192.0.2.10
+    port: 443
+    persistence:
+      timeout: 50s
+    sorry_server:
+      address: 198.51.100.99
+      port: 443
+    check:
+      type: https
+      urls:
+        - path: /health
+          status_code: [200]
+    real_servers:
+      - address: 198.51.100.7
+        port: 443
+        check:
+          type: tcp
+          connect_timeout: 3s
+";
+
 fn check_rejected(after_line: usize, indent: usize, table_path: &str) {
-    let mut lines: Vec<String> = BASE.lines().map(str::to_string).collect();
+    check_rejected_in(BASE, after_line, indent, table_path);
+}
+
+fn check_rejected_in(base: &str, after_line: usize, indent: usize, table_path: &str) {
+    let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
     lines.insert(after_line, format!("{}bogus_key: 1", " ".repeat(indent)));
     let text = lines.join("\n");
     let err = Config::from_yaml(&text, "d.yaml").unwrap_err();
@@ -90,12 +126,39 @@ fn unknown_keys_in_every_table() {
 }
 
 #[test]
-fn virtual_servers_is_not_known_yet() {
-    let text = format!("{BASE}virtual_servers: []\n");
+fn the_virtual_server_base_document_is_valid() {
+    let config = Config::from_yaml(VS_BASE, "d.yaml").unwrap();
+    assert_eq!(config.virtual_servers.len(), 1);
+    assert!(config.director.ipvs_sync_daemon.is_some());
+}
+
+#[test]
+fn unknown_keys_in_every_virtual_server_table() {
+    let cases = [
+        (3, 4, "director.ipvs_sync_daemon"),
+        (10, 4, "virtual_servers[0]"),
+        (13, 6, "virtual_servers[0].persistence"),
+        (16, 6, "virtual_servers[0].sorry_server"),
+        (19, 6, "virtual_servers[0].check"),
+        (21, 10, "virtual_servers[0].check.urls[0]"),
+        (24, 8, "virtual_servers[0].real_servers[0]"),
+        (27, 10, "virtual_servers[0].real_servers[0].check"),
+    ];
+    for (after_line, indent, path) in cases {
+        check_rejected_in(VS_BASE, after_line, indent, path);
+    }
+}
+
+#[test]
+fn an_unknown_top_level_key_lists_the_sections() {
+    let text = format!("{BASE}virtual_server: []\n");
     let err = Config::from_yaml(&text, "d.yaml").unwrap_err();
     let [e] = err.errors() else { panic!("{err}") };
     assert_eq!((e.line, e.column, e.path.as_str()), (35, 1, ""));
-    assert_eq!(e.message, "unknown field `virtual_servers`, expected `director` or `vrrp`");
+    assert_eq!(
+        e.message,
+        "unknown field `virtual_server`, expected one of `director`, `vrrp`, `virtual_servers`"
+    );
 }
 
 #[test]

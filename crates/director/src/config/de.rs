@@ -48,6 +48,98 @@ impl Visitor<'_> for DurationVisitor {
     }
 }
 
+/// A scalar kept as its text, whether YAML read it as a string or a number: a netmask
+/// (`255.255.255.0` or a prefix length `64`), a status code (`200` or `301-302`).
+pub(crate) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(TextVisitor).map(Some)
+}
+
+struct TextVisitor;
+
+impl Visitor<'_> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a string")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// `status_code: 200`, `status_code: 301-302` or `status_code: [200, 301-302]`: the items
+/// as text, parsed by the checks so that each bad item is placed at its own key path.
+#[derive(Debug)]
+pub(crate) struct TextList {
+    pub items: Vec<String>,
+    /// Written as a list: the items' paths are `key[N]`, otherwise the key itself.
+    pub list: bool,
+}
+
+impl TextList {
+    pub(crate) fn item_path(&self, path: &str, index: usize) -> String {
+        if self.list {
+            format!("{path}[{index}]")
+        } else {
+            path.to_string()
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TextList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextListVisitor)
+    }
+}
+
+struct TextListVisitor;
+
+/// One item of a [`TextList`].
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor).map(Text)
+    }
+}
+
+impl<'de> Visitor<'de> for TextListVisitor {
+    type Value = TextList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a code, a range such as 301-302, or a list of them")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<TextList, E> {
+        Ok(TextList { items: vec![v.to_string()], list: false })
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<TextList, E> {
+        Ok(TextList { items: vec![v.to_string()], list: false })
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<TextList, E> {
+        Ok(TextList { items: vec![v.to_string()], list: false })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<TextList, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Text(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(TextList { items, list: true })
+    }
+}
+
 /// A table that may also be written as just its name (or address): `check_web` for
 /// `{name: check_web}`, `192.0.2.1/24` for `{address: 192.0.2.1/24}`.
 pub(crate) trait ShortForm: Sized {
@@ -204,6 +296,26 @@ mod tests {
         assert!(err.starts_with(".[0]: "), "{err}");
         let err = items("[[x]]").unwrap_err();
         assert!(err.contains("expected a name or a table"), "{err}");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Codes {
+        codes: TextList,
+        #[serde(default, deserialize_with = "opt_text")]
+        mask: Option<String>,
+    }
+
+    #[test]
+    fn text_lists_take_one_item_or_a_list_of_numbers_and_strings() {
+        let got: Codes = serde_yaml::from_str("codes: [200, 301-302]\nmask: 64").unwrap();
+        assert_eq!((got.codes.items, got.codes.list), (vec!["200".into(), "301-302".into()], true));
+        assert_eq!(got.mask.as_deref(), Some("64"));
+        let got: Codes = serde_yaml::from_str("codes: 204\nmask: 255.255.0.0").unwrap();
+        assert_eq!(got.codes.item_path("c", 0), "c");
+        assert_eq!((got.codes.items, got.codes.list), (vec!["204".into()], false));
+        assert_eq!(got.mask.as_deref(), Some("255.255.0.0"));
+        let err = serde_yaml::from_str::<Codes>("codes: [[200]]").unwrap_err().to_string();
+        assert!(err.contains("expected a number or a string"), "{err}");
     }
 
     #[test]

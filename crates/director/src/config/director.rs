@@ -3,10 +3,17 @@
 use std::path::PathBuf;
 
 use super::error::Report;
-use super::model::RawDirector;
-use super::{DirectorSection, DEFAULT_CONTROL_SOCKET};
+use super::model::{RawDirector, RawIpvsSyncDaemon};
+use super::virtual_server::known_instance;
+use super::vrrp::{in_range, interface_name};
+use super::{DirectorSection, Instance, IpvsSyncDaemon, DEFAULT_CONTROL_SOCKET};
 
-pub(crate) fn check(raw: &RawDirector, report: &mut Report<'_>) -> DirectorSection {
+/// `instances` are the checked `vrrp.instances`, which the sync daemon may name.
+pub(crate) fn check(
+    raw: &RawDirector,
+    instances: &[Instance],
+    report: &mut Report<'_>,
+) -> DirectorSection {
     let id = match &raw.id {
         Some(id) if id.trim().is_empty() => {
             report.expected("director.id", "a name", "an empty string");
@@ -27,8 +34,38 @@ pub(crate) fn check(raw: &RawDirector, report: &mut Report<'_>) -> DirectorSecti
         id,
         control_socket,
         metrics: raw.metrics,
-        keep_rules_on_exit: false,
-        ipvs_sync_daemon: None,
+        keep_rules_on_exit: raw.keep_rules_on_exit,
+        ipvs_sync_daemon: raw.ipvs_sync_daemon.as_ref().map(|d| sync_daemon(d, instances, report)),
+    }
+}
+
+fn sync_daemon(
+    raw: &RawIpvsSyncDaemon,
+    instances: &[Instance],
+    report: &mut Report<'_>,
+) -> IpvsSyncDaemon {
+    let path = "director.ipvs_sync_daemon";
+    interface_name(report, &format!("{path}.interface"), &raw.interface);
+    let sync_id = in_range(report, &format!("{path}.sync_id"), raw.sync_id.unwrap_or(0), 0, 255)
+        .and_then(|id| u8::try_from(id).ok())
+        .unwrap_or(0);
+    match &raw.vrrp_instance {
+        Some(name) => known_instance(report, &format!("{path}.vrrp_instance"), name, instances),
+        // With one instance there is no doubt which one it follows.
+        None if instances.len() > 1 => {
+            let names: Vec<String> = instances.iter().map(|i| format!("{:?}", i.name)).collect();
+            report.expected(
+                &format!("{path}.vrrp_instance"),
+                format!("the instance the sync daemon follows, one of {}", names.join(", ")),
+                "none",
+            );
+        }
+        None => {}
+    }
+    IpvsSyncDaemon {
+        interface: raw.interface.clone(),
+        sync_id,
+        vrrp_instance: raw.vrrp_instance.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Config errors as compilers print them: `FILE:LINE:COLUMN: key.path: message`.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -86,27 +87,34 @@ fn split_path(text: &str) -> (String, String) {
 }
 
 /// Collects the semantic errors of one document, each placed through the path index.
+/// The index is built at the first error: a good file (the common case, and the one a
+/// reload of thousands of services waits for) never pays for it.
 #[derive(Debug)]
 pub(crate) struct Report<'a> {
     origin: &'a str,
-    index: &'a PathIndex,
+    text: &'a str,
+    index: OnceCell<PathIndex>,
     errors: Vec<Located>,
 }
 
 impl<'a> Report<'a> {
-    pub(crate) fn new(origin: &'a str, index: &'a PathIndex) -> Self {
-        Report { origin, index, errors: Vec::new() }
+    pub(crate) fn new(origin: &'a str, text: &'a str) -> Self {
+        Report { origin, text, index: OnceCell::new(), errors: Vec::new() }
+    }
+
+    fn index(&self) -> &PathIndex {
+        self.index.get_or_init(|| PathIndex::build(self.text))
     }
 
     /// An error about the value at `path`.
     pub(crate) fn value(&mut self, path: &str, message: impl Into<String>) {
-        let at = self.index.value(path);
+        let at = self.index().value(path);
         self.push(at.line, at.column, path, message.into());
     }
 
     /// An error about the key at `path` being there at all.
     pub(crate) fn key(&mut self, path: &str, message: impl Into<String>) {
-        let at = self.index.key(path);
+        let at = self.index().key(path);
         self.push(at.line, at.column, path, message.into());
     }
 
@@ -122,12 +130,17 @@ impl<'a> Report<'a> {
 
     /// The line of `path`, for messages that point back at an earlier definition.
     pub(crate) fn line_of(&self, path: &str) -> usize {
-        self.index.value(path).line
+        self.index().value(path).line
     }
 
     fn push(&mut self, line: usize, column: usize, path: &str, message: String) {
         let origin = self.origin.to_string();
         self.errors.push(Located { origin, line, column, path: path.to_string(), message });
+    }
+
+    /// How many errors so far: a check that grew it found a problem.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
     }
 
     /// The errors in file order (checks run section by section, not line by line).

@@ -7,9 +7,10 @@
 //! What comes out is typed and checked: [`Config`] converts into the VRRP driver's
 //! configuration without further checks.
 //!
-//! Sections are checked one module each ([`director`], [`vrrp`] with [`instance`]);
-//! `virtual_servers:` will be one more section beside them.
+//! Sections are checked one module each ([`director`], [`vrrp`] with [`instance`],
+//! [`virtual_server`] with [`real_server`] and [`check`]).
 
+mod check;
 mod convert;
 mod de;
 mod director;
@@ -17,6 +18,11 @@ mod error;
 mod instance;
 mod location;
 mod model;
+mod model_vs;
+mod real_server;
+#[cfg(test)]
+mod scale;
+mod virtual_server;
 mod vrrp;
 
 use std::net::SocketAddr;
@@ -26,10 +32,11 @@ use std::time::Duration;
 pub use ::vrrp::driver::{Notify, Unicast};
 pub use ::vrrp::machine::{GarpConfig, InitialState, TrackInterface, TrackScript, VirtualAddress};
 pub use ::vrrp::packet::Version;
+pub use check::{ENV_REAL_SERVER_ADDRESS, ENV_REAL_SERVER_PORT, ENV_VIRTUAL_SERVER};
 pub use error::{ConfigError, Located};
+pub use virtual_server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER};
 
 use error::Report;
-use location::PathIndex;
 use model::RawConfig;
 
 /// Where `directord` listens and `directorctl` connects when the file does not say.
@@ -222,13 +229,14 @@ impl Config {
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = serde_yaml::from_str(text)
             .map_err(|e| ConfigError::Invalid(vec![error::from_serde(origin, &e)]))?;
-        let index = PathIndex::build(text);
-        let mut report = Report::new(origin, &index);
-        let director = director::check(&raw.director, &mut report);
+        let mut report = Report::new(origin, text);
         let vrrp = vrrp::check(&raw.vrrp, &mut report);
+        let director = director::check(&raw.director, &vrrp.instances, &mut report);
+        let virtual_servers =
+            virtual_server::check(&raw.virtual_servers, &vrrp.instances, &mut report);
         let errors = report.finish();
         if errors.is_empty() {
-            Ok(Config { director, vrrp, virtual_servers: Vec::new() })
+            Ok(Config { director, vrrp, virtual_servers })
         } else {
             Err(ConfigError::Invalid(errors))
         }

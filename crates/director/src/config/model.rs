@@ -12,8 +12,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::de::{self, Named, ShortForm, ShortOrTable};
+pub(crate) use super::model_vs::*;
 
-/// The whole file. A later `virtual_servers:` key is one more field here.
+/// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
@@ -21,6 +22,8 @@ pub(crate) struct RawConfig {
     pub director: RawDirector,
     #[serde(default)]
     pub vrrp: RawVrrp,
+    #[serde(default)]
+    pub virtual_servers: Vec<RawVirtualServer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +32,18 @@ pub(crate) struct RawDirector {
     pub id: Option<String>,
     pub control_socket: Option<PathBuf>,
     pub metrics: Option<SocketAddr>,
+    #[serde(default)]
+    pub keep_rules_on_exit: bool,
+    pub ipvs_sync_daemon: Option<RawIpvsSyncDaemon>,
+}
+
+/// keepalived's lvs_sync_daemon.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIpvsSyncDaemon {
+    pub interface: String,
+    pub sync_id: Option<i64>,
+    pub vrrp_instance: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -101,7 +101,7 @@ fn check_unique_instances(instances: &[Instance], report: &mut Report<'_>) {
 
 /// Records `name`, the name of `table[index]`; a name an earlier entry has is reported
 /// at this entry, naming the first one and its line.
-fn unique_name<'a>(
+pub(crate) fn unique_name<'a>(
     report: &mut Report<'_>,
     seen: &mut HashMap<&'a str, usize>,
     table: &str,

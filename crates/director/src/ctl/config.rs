@@ -18,7 +18,18 @@ pub fn check(file: &Path, out: &mut impl Write, errors: &mut impl Write) -> Resu
                     .map_err(|err| CtlError::Io { what: "writing the warnings".into(), err })?;
             }
             let instances = config.vrrp.instances.len();
-            writeln!(out, "{}: ok ({instances} vrrp instances)", file.display())
+            let services = config.virtual_servers.len();
+            let real_servers: usize =
+                config.virtual_servers.iter().map(|vs| vs.real_servers.len()).sum();
+            let summary = if services == 0 {
+                format!("{instances} vrrp instances")
+            } else {
+                format!(
+                    "{instances} vrrp instances, {services} virtual servers, \
+                     {real_servers} real servers"
+                )
+            };
+            writeln!(out, "{}: ok ({summary})", file.display())
                 .map_err(|err| CtlError::Io { what: "writing the result".into(), err })?;
             Ok(true)
         }
