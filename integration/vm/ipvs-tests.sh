@@ -4,5 +4,6 @@ fail=0
 # The sync daemon test needs a multicast-capable interface.
 ip link set lo multicast on
 /opt/ipvs-kernel-tests --ignored --test-threads=1 || fail=1
+/opt/reconcile-kernel-tests --ignored --test-threads=1 || fail=1
 sh /opt/crosscheck.sh /bin/directorctl /opt/fixtures || fail=1
 exit $fail

@@ -5,4 +5,6 @@
 pub mod config;
 pub mod ctl;
 pub mod daemon;
+pub mod decide;
 pub mod duration;
+pub mod reconcile;

@@ -34,9 +34,17 @@ enum Command {
     /// Work with configuration files, offline.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// The running daemon's state: VRRP instances (exit 3: not running, 4: no permission).
+    /// The running daemon's state: VRRP instances and virtual servers (exit 3: not
+    /// running, 4: no permission).
     Status {
         /// Machine-readable, the fields of DESIGN.md.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the daemon re-read its configuration file; a file that fails validation is
+    /// refused with its errors (exit 1) and the running configuration stays.
+    Reload {
+        /// Print the daemon's answer as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -206,6 +214,15 @@ fn main() -> ExitCode {
         },
         Command::Status { json } => {
             return match ctl::status::run(&cli.socket, json, &mut stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("directorctl: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            };
+        }
+        Command::Reload { json } => {
+            return match ctl::status::reload(&cli.socket, json, &mut stdout) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("directorctl: {e}");

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use director::config::Config;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Parser)]
 #[command(name = "directord", version, about = "IPVS director daemon: health checks and VRRP")]
@@ -47,13 +48,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let options = director::daemon::Options { socket, config_path: cli.config.clone() };
     let result = runtime.block_on(async {
-        let shutdown = match signals(cli.config.clone()) {
-            Ok(shutdown) => shutdown,
+        let (reloads, shutdown) = match signals() {
+            Ok(signals) => signals,
             Err(e) => return Err(format!("signal handlers: {e}")),
         };
         tracing::info!("directord starting with {}", cli.config.display());
-        director::daemon::run(config, socket, shutdown).await.map_err(|e| e.to_string())
+        director::daemon::run(config, options, reloads, shutdown).await.map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => {
@@ -67,29 +69,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// A future that resolves on SIGTERM or SIGINT. SIGHUP re-reads and validates the
-/// configuration: a bad file is refused with its errors and the running one stays.
-fn signals(config_path: PathBuf) -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// SIGHUP becomes a reload request; the future resolves on SIGTERM or SIGINT.
+fn signals() -> std::io::Result<(mpsc::Receiver<()>, impl std::future::Future<Output = ()>)> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    Ok(async move {
-        loop {
-            tokio::select! {
-                _ = term.recv() => return tracing::info!("SIGTERM: stopping"),
-                _ = int.recv() => return tracing::info!("SIGINT: stopping"),
-                _ = hup.recv() => match Config::load(&config_path) {
-                    Ok(_) => tracing::warn!(
-                        "SIGHUP: {} is valid; this version applies VRRP changes only at \
-                         restart, so the running configuration stays",
-                        config_path.display()
-                    ),
-                    Err(e) => tracing::error!(
-                        "SIGHUP: {} refused, the running configuration stays:\n{e}",
-                        config_path.display()
-                    ),
-                },
-            }
+    let (reload_tx, reload_rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading");
+            // A reload already queued covers this one too: it re-reads the file.
+            let _ = reload_tx.try_send(());
         }
-    })
+    });
+    Ok((reload_rx, async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        }
+    }))
 }

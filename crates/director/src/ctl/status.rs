@@ -1,4 +1,4 @@
-//! `directorctl status`: asks the daemon over its control socket.
+//! `directorctl status` and `reload`: ask the daemon over its control socket.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -77,4 +77,35 @@ pub fn run(socket: &Path, json: bool, out: &mut impl Write) -> Result<(), Contro
         out.write_all(status.to_text().as_bytes()).map_err(io_err)?;
     }
     Ok(())
+}
+
+/// Asks for a reload and prints what was applied.
+pub fn reload(socket: &Path, json: bool, out: &mut impl Write) -> Result<(), ControlError> {
+    let value = request(socket, "reload")?;
+    let path = socket.to_path_buf();
+    let io_err = |source| ControlError::Io { path: path.clone(), source };
+    if json {
+        writeln!(out, "{value}").map_err(io_err)?;
+        return Ok(());
+    }
+    let file = value.get("reloaded").and_then(|v| v.as_str()).unwrap_or("the configuration");
+    if value.get("changed").and_then(|v| v.as_bool()) == Some(false) {
+        writeln!(out, "{file}: unchanged, nothing to do").map_err(io_err)?;
+        return Ok(());
+    }
+    let ops = value.get("ipvs_ops").and_then(|v| v.as_u64()).unwrap_or(0);
+    let ms = value.get("duration_ms").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    writeln!(out, "{file}: reloaded in {ms:.1} ms, {ops} IPVS operation(s)").map_err(io_err)?;
+    let failed = value.get("ipvs_failed").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    for failure in &failed {
+        writeln!(out, "  failed: {}", failure.as_str().unwrap_or_default()).map_err(io_err)?;
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(ControlError::Daemon {
+            path,
+            message: format!("{} IPVS operation(s) refused by the kernel", failed.len()),
+        })
+    }
 }

@@ -1,16 +1,21 @@
 //! The control socket: a Unix stream socket, mode 0600. One request line per
-//! connection (`status`), one JSON document back.
+//! connection (`status`, `reload`), one JSON document back.
 
+use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+/// An answer still being worked out (a reload waits for the kernel).
+pub type Answer<'a> = Pin<Box<dyn Future<Output = serde_json::Value> + Send + 'a>>;
+
 /// Answers a request line; the daemon decides what each command means.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, request: &str) -> serde_json::Value;
+    fn handle<'a>(&'a self, request: &'a str) -> Answer<'a>;
 }
 
 /// The listening socket; removes its file on drop.
@@ -97,7 +102,7 @@ async fn answer(stream: UnixStream, handler: &dyn Handler) -> io::Result<()> {
         match tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line))
             .await
         {
-            Ok(Ok(_)) => handler.handle(line.trim()),
+            Ok(Ok(_)) => handler.handle(line.trim()).await,
             Ok(Err(e)) => return Err(e),
             Err(_) => serde_json::json!({"error": "no request within 5 s"}),
         };

@@ -1,25 +1,34 @@
-//! `directord` as a library: [`run`] takes a loaded configuration and a shutdown
-//! signal, and runs the VRRP driver, its tracked scripts and the control socket until
-//! the signal comes. The binary only parses flags, loads the file and waits for signals.
+//! `directord` as a library: [`run`] takes a loaded configuration, a reload trigger
+//! and a shutdown signal, and runs the VRRP driver with its tracked scripts, the
+//! virtual servers (checks, decisions, IPVS) and the control socket until the signal
+//! comes. The binary only parses flags, loads the file and turns signals into calls.
 
 mod control;
+mod notify;
 mod script_safety;
 mod scripts;
+pub mod services;
 pub mod status;
+mod vrrp_runner;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use vrrp::driver::{DriverError, DriverStatus};
 
 use crate::config::Config;
-use control::{ControlSocket, Handler};
+use crate::reconcile::Reconciler;
+use control::{Answer, ControlSocket, Handler};
+use services::{Command, Services};
 use status::Status;
+use vrrp_runner::{Ended, VrrpRunner};
 
-/// How long the VRRP driver gets to send its priority 0 adverts and remove addresses.
+/// How long the VRRP driver gets to send its priority 0 adverts and remove addresses,
+/// and the IPVS rules to go, together.
 const STOP_BUDGET: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
@@ -30,120 +39,299 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error("ipvs: {0}")]
+    Ipvs(#[from] crate::reconcile::ReconcileError),
     #[error("vrrp: {0}")]
     Vrrp(#[from] DriverError),
     #[error(
-        "vrrp did not finish stopping within {STOP_BUDGET:?}: priority 0 adverts may be \
-         missing and virtual addresses may remain (see `ip addr`)"
+        "did not finish stopping within {STOP_BUDGET:?}: priority 0 adverts may be missing, \
+         and virtual addresses (see `ip addr`) or IPVS rules (`ipvsadm -Ln`) may remain"
     )]
     StopTimeout,
     #[error("vrrp driver stopped unexpectedly: {0}")]
     VrrpPanicked(String),
 }
 
-/// What the control socket reads; refreshed by the VRRP driver's status channel.
-#[derive(Debug)]
+/// Where the daemon listens and what it reloads.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub socket: PathBuf,
+    /// Re-read on every reload.
+    pub config_path: PathBuf,
+}
+
+/// What the control socket reads between requests.
 struct Shared {
-    id: String,
-    vips: Vec<Vec<String>>,
+    id: Mutex<String>,
+    /// Configured addresses per VRRP instance name, for status.
+    vips: Mutex<HashMap<String, Vec<String>>>,
     vrrp: watch::Receiver<DriverStatus>,
+    /// The virtual-server task, once there are virtual servers.
+    services: Mutex<Option<mpsc::Sender<Command>>>,
+    reloads: mpsc::Sender<oneshot::Sender<serde_json::Value>>,
+}
+
+impl Shared {
+    async fn status(&self) -> serde_json::Value {
+        let services = lock(&self.services).clone();
+        let virtual_servers = match services {
+            Some(services) => {
+                let (reply, answer) = oneshot::channel();
+                if services.send(Command::Status(reply)).await.is_err() {
+                    return serde_json::json!({"error": "the virtual-server task has stopped"});
+                }
+                answer.await.unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        let vrrp = self.vrrp.borrow().clone();
+        let id = lock(&self.id).clone();
+        let vips = lock(&self.vips).clone();
+        serde_json::to_value(Status::new(&id, &vrrp, &vips, virtual_servers))
+            .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
+    }
+
+    async fn reload(&self) -> serde_json::Value {
+        let (reply, answer) = oneshot::channel();
+        if self.reloads.send(reply).await.is_err() {
+            return serde_json::json!({"error": "directord is stopping"});
+        }
+        answer.await.unwrap_or_else(|_| serde_json::json!({"error": "directord is stopping"}))
+    }
 }
 
 impl Handler for Shared {
-    fn handle(&self, request: &str) -> serde_json::Value {
-        match request {
-            "status" => {
-                let vrrp = self.vrrp.borrow().clone();
-                serde_json::to_value(Status::new(&self.id, &vrrp, &self.vips))
-                    .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
+    fn handle<'a>(&'a self, request: &'a str) -> Answer<'a> {
+        Box::pin(async move {
+            match request {
+                "status" => self.status().await,
+                "reload" => self.reload().await,
+                other => serde_json::json!({"error": format!("unknown request {other:?}")}),
             }
-            other => serde_json::json!({"error": format!("unknown request {other:?}")}),
-        }
+        })
     }
 }
 
-/// Runs the director until `shutdown` resolves, then stops cleanly: VRRP masters send
-/// priority 0 and drop their addresses (within [`STOP_BUDGET`]), and the control
-/// socket file is removed.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs the director until `shutdown` resolves, then stops cleanly within
+/// [`STOP_BUDGET`]: VRRP masters send priority 0 and drop their addresses, the IPVS
+/// rules go (unless `keep_rules_on_exit`), and the control socket file is removed.
+/// Each message on `reloads` (SIGHUP) re-reads `options.config_path`, as does the
+/// control socket's `reload`: a file that fails validation is refused and the
+/// running configuration stays.
 pub async fn run(
     config: Config,
-    socket: PathBuf,
+    options: Options,
+    mut reloads: mpsc::Receiver<()>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let control = ControlSocket::bind(&socket)
-        .map_err(|source| DaemonError::ControlSocket { path: socket.clone(), source })?;
-    let driver_config = config.driver_config();
-    let vips = driver_config
-        .router
-        .instances
-        .iter()
-        .map(|i| {
-            i.virtual_addresses.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect()
-        })
-        .collect();
-    for warning in config.warnings() {
-        tracing::warn!("config: {warning}");
-    }
-    let track_scripts = config.track_scripts();
-    for program in script_safety::programs(&driver_config, &track_scripts) {
+    let control = ControlSocket::bind(&options.socket)
+        .map_err(|source| DaemonError::ControlSocket { path: options.socket.clone(), source })?;
+    log_warnings(&config);
+    for program in script_safety::programs(&config.driver_config(), &config.track_scripts()) {
         if let Some(problem) = script_safety::problem(&program) {
             tracing::warn!("run as root, but unsafe: {problem}");
         }
     }
-    let (status_tx, status_rx) = watch::channel(DriverStatus::default());
-    let shared = Arc::new(Shared { id: config.director_id().to_string(), vips, vrrp: status_rx });
+    let (mut vrrp, vrrp_status) = VrrpRunner::new();
+    // Without virtual servers no IPVS is needed (a VRRP-only director on a host
+    // without the module); a reload that adds some starts them.
+    let mut services = None;
+    if !config.virtual_servers.is_empty() {
+        services = Some(ServicesTask::start(&config, Reconciler::connect()?, &vrrp_status));
+    }
+    vrrp.start(&config);
+
+    let (reload_tx, mut reload_rx) = mpsc::channel(4);
+    let shared = Arc::new(Shared {
+        id: Mutex::new(config.director_id().to_string()),
+        vips: Mutex::new(vips_by_instance(&config)),
+        vrrp: vrrp_status,
+        services: Mutex::new(services.as_ref().map(|s| s.commands.clone())),
+        reloads: reload_tx,
+    });
     let server = tokio::spawn(control.serve(shared.clone()));
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (inputs_tx, inputs_rx) = mpsc::channel(64);
-    let scripts: Vec<_> = track_scripts
-        .into_iter()
-        .map(|script| tokio::spawn(scripts::run(script, inputs_tx.clone())))
-        .collect();
-    drop(inputs_tx);
-
-    let has_vrrp = !driver_config.router.instances.is_empty();
-    let mut stop_rx_driver = stop_rx.clone();
-    let mut driver = tokio::spawn(async move {
-        if !has_vrrp {
-            return Ok(());
-        }
-        let stopped = async move {
-            let _ = stop_rx_driver.wait_for(|stop| *stop).await;
-        };
-        vrrp::driver::run(driver_config, inputs_rx, status_tx, stopped).await
-    });
-
+    let mut current = config;
     tokio::pin!(shutdown);
-    let early = tokio::select! {
-        () = &mut shutdown => None,
-        result = &mut driver, if has_vrrp => Some(result),
-    };
-    let _ = stop_tx.send(true);
-    let result = match early {
-        Some(result) => flatten(result),
-        None => match tokio::time::timeout(STOP_BUDGET, &mut driver).await {
-            Ok(result) => flatten(result),
-            Err(_) => {
-                driver.abort();
-                Err(DaemonError::StopTimeout)
+    let early = loop {
+        tokio::select! {
+            () = &mut shutdown => break None,
+            ended = vrrp.ended() => break Some(ended),
+            Some(()) = reloads.recv() => {
+                let outcome =
+                    reload(&options, &mut current, &mut vrrp, &mut services, &shared).await;
+                if let Some(error) = outcome.get("error").and_then(|e| e.as_str()) {
+                    tracing::error!("SIGHUP: {error}");
+                }
             }
-        },
+            Some(reply) = reload_rx.recv() => {
+                let outcome =
+                    reload(&options, &mut current, &mut vrrp, &mut services, &shared).await;
+                let _ = reply.send(outcome);
+            }
+        }
     };
-    for task in scripts {
-        task.abort();
-    }
     server.abort();
     let _ = server.await;
-    drop(stop_rx);
+    let result = match early {
+        Some(ended) => ended_result(ended),
+        None => stop(&mut vrrp, services).await,
+    };
+    drop(shared);
     result
 }
 
-fn flatten(
-    joined: Result<Result<(), DriverError>, tokio::task::JoinError>,
-) -> Result<(), DaemonError> {
-    match joined {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(DaemonError::VrrpPanicked(e.to_string())),
+/// The virtual-server task and its command channel.
+struct ServicesTask {
+    commands: mpsc::Sender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ServicesTask {
+    fn start(
+        config: &Config,
+        reconciler: Reconciler,
+        vrrp: &watch::Receiver<DriverStatus>,
+    ) -> ServicesTask {
+        let (commands, rx) = mpsc::channel(16);
+        let services = Services::new(config, checker::NetProber, reconciler, vrrp.clone());
+        ServicesTask { commands, task: tokio::spawn(services.run(rx)) }
     }
+}
+
+/// VRRP and the rules leave together, within [`STOP_BUDGET`]. The virtual-server task
+/// hears of the stop first, so that VRRP leaving MASTER is not read as a reason to
+/// remove rules that `keep_rules_on_exit` keeps.
+async fn stop(vrrp: &mut VrrpRunner, services: Option<ServicesTask>) -> Result<(), DaemonError> {
+    let mut answer = None;
+    if let Some(services) = &services {
+        let (reply, receiver) = oneshot::channel();
+        if services.commands.send(Command::Stop(reply)).await.is_ok() {
+            answer = Some(receiver);
+        }
+    }
+    let rules = async {
+        if let Some(answer) = answer {
+            let _ = answer.await;
+        }
+        if let Some(services) = services {
+            let _ = services.task.await;
+        }
+    };
+    let (vrrp_stopped, rules_stopped) =
+        tokio::join!(vrrp.stop(STOP_BUDGET), tokio::time::timeout(STOP_BUDGET, rules));
+    match (vrrp_stopped, rules_stopped) {
+        (Ok(ended), Ok(())) => ended_result(ended),
+        _ => Err(DaemonError::StopTimeout),
+    }
+}
+
+fn ended_result(ended: Ended) -> Result<(), DaemonError> {
+    match ended {
+        Ended::Ok => Ok(()),
+        Ended::Failed(e) => Err(e.into()),
+        Ended::Panicked(e) => Err(DaemonError::VrrpPanicked(e)),
+    }
+}
+
+/// Re-reads the file; a valid one is applied (VRRP reconfigured in place, virtual
+/// servers diffed), an invalid one refused with its errors. The answer is what
+/// `directorctl reload` prints.
+async fn reload(
+    options: &Options,
+    current: &mut Config,
+    vrrp: &mut VrrpRunner,
+    services: &mut Option<ServicesTask>,
+    shared: &Shared,
+) -> serde_json::Value {
+    let started = Instant::now();
+    let path = options.config_path.display().to_string();
+    let config = match Config::load(&options.config_path) {
+        Ok(config) => config,
+        Err(e) => {
+            return serde_json::json!({
+                "error": format!("{path} refused, the running configuration stays:\n{e}")
+            })
+        }
+    };
+    let loaded_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if config == *current {
+        tracing::info!("reload: {path} unchanged");
+        return serde_json::json!({"reloaded": path, "changed": false, "ipvs_ops": 0,
+            "duration_ms": started.elapsed().as_secs_f64() * 1000.0});
+    }
+    // The first virtual servers need the kernel: connect before anything changes.
+    let mut first_reconciler = None;
+    if !config.virtual_servers.is_empty() && services.is_none() {
+        match Reconciler::connect() {
+            Ok(reconciler) => first_reconciler = Some(reconciler),
+            Err(e) => {
+                return serde_json::json!({"error": format!(
+                    "{path} refused, the running configuration stays: ipvs: {e}"
+                )})
+            }
+        }
+    }
+    if let Err(e) = vrrp.reload(&config).await {
+        return serde_json::json!({"error": format!(
+            "{path} refused by VRRP, the running configuration stays: {e}"
+        )});
+    }
+    if let Some(reconciler) = first_reconciler {
+        let started = ServicesTask::start(&config, reconciler, &shared.vrrp);
+        *lock(&shared.services) = Some(started.commands.clone());
+        *services = Some(started);
+    }
+    log_warnings(&config);
+    if config.director.control_socket != current.director.control_socket {
+        tracing::warn!(
+            "reload: director.control_socket changed; it takes effect at restart, the daemon \
+             still listens on {}",
+            options.socket.display()
+        );
+    }
+    let mut ipvs = serde_json::json!({"ipvs_ops": 0, "ipvs_failed": []});
+    if let Some(services) = services {
+        let (reply, answer) = oneshot::channel();
+        if services.commands.send(Command::Reload(Box::new(config.clone()), reply)).await.is_ok() {
+            if let Ok(report) = answer.await {
+                ipvs = serde_json::json!({
+                    "ipvs_ops": report.ops.len(),
+                    "ipvs_failed": report.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                });
+            }
+        }
+    }
+    *lock(&shared.id) = config.director_id().to_string();
+    *lock(&shared.vips) = vips_by_instance(&config);
+    *current = config;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!("reload: {path} applied in {duration_ms:.1} ms (read and checked in {loaded_ms:.1} ms), {ipvs}");
+    let mut answer = serde_json::json!({"reloaded": path, "changed": true,
+        "duration_ms": duration_ms, "load_ms": loaded_ms});
+    if let (Some(answer), Some(ipvs)) = (answer.as_object_mut(), ipvs.as_object()) {
+        answer.extend(ipvs.clone());
+    }
+    answer
+}
+
+fn log_warnings(config: &Config) {
+    for warning in config.warnings() {
+        tracing::warn!("config: {warning}");
+    }
+}
+
+fn vips_by_instance(config: &Config) -> HashMap<String, Vec<String>> {
+    let driver = config.driver_config();
+    driver
+        .router
+        .instances
+        .iter()
+        .zip(vrrp_runner::configured_vips(&driver))
+        .map(|(instance, vips)| (instance.name.clone(), vips))
+        .collect()
 }

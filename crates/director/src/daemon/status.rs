@@ -1,12 +1,14 @@
 //! The status document: what `directorctl status` shows and the control socket serves.
 //! Field names are the contract of DESIGN.md; new fields are added, never renamed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use vrrp::counters::Counters;
 use vrrp::driver::DriverStatus;
 use vrrp::machine::InstanceStatus;
+
+pub use crate::decide::VirtualServerStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -14,8 +16,8 @@ pub struct Status {
     pub vrrp_instances: Vec<VrrpInstanceStatus>,
     /// Packets no instance could claim (unknown VRID, unreadable header), by reason.
     pub vrrp_unclaimed_drops: BTreeMap<String, u64>,
-    /// Filled by the virtual-server side; empty for a VRRP-only director.
-    pub virtual_servers: Vec<serde_json::Value>,
+    /// Empty for a VRRP-only director.
+    pub virtual_servers: Vec<VirtualServerStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,18 +79,22 @@ impl VrrpInstanceStatus {
 }
 
 impl Status {
-    /// `vips[i]` are instance i's configured addresses, as `address/prefix`.
-    pub fn new(id: &str, vrrp: &DriverStatus, vips: &[Vec<String>]) -> Status {
+    /// `vips[name]` are the instance's configured addresses, as `address/prefix`.
+    pub fn new(
+        id: &str,
+        vrrp: &DriverStatus,
+        vips: &HashMap<String, Vec<String>>,
+        virtual_servers: Vec<VirtualServerStatus>,
+    ) -> Status {
         Status {
             director: DirectorStatus { id: id.to_string() },
             vrrp_instances: vrrp
                 .instances
                 .iter()
-                .enumerate()
-                .map(|(i, s)| VrrpInstanceStatus::new(s, vips.get(i).cloned().unwrap_or_default()))
+                .map(|s| VrrpInstanceStatus::new(s, vips.get(&s.name).cloned().unwrap_or_default()))
                 .collect(),
             vrrp_unclaimed_drops: dropped(&vrrp.unclaimed),
-            virtual_servers: Vec::new(),
+            virtual_servers,
         }
     }
 
@@ -126,6 +132,9 @@ impl Status {
                 "vrrp packets no instance claimed: {}\n",
                 join_counts(&self.vrrp_unclaimed_drops)
             ));
+        }
+        for vs in &self.virtual_servers {
+            out.push_str(&crate::decide::to_text(vs));
         }
         out
     }

@@ -1,0 +1,407 @@
+//! The virtual-server side of the daemon: checks feed each virtual server's decisions
+//! ([`crate::decide`]), VRRP says which of them this director owns, and the
+//! [`Reconciler`] makes the kernel match. One task owns all of it, so every decision
+//! sees one consistent state and no lock is shared with the control socket.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use checker::{CheckId, Event, Prober, Scheduler, SchedulerConfig};
+use ipvs::{DaemonState, ServiceKey, SyncDaemon, Table};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use vrrp::driver::DriverStatus;
+use vrrp::machine::State;
+
+use crate::config::{Config, IpvsSyncDaemon, VirtualServer};
+use crate::decide::{Action, VirtualServerState, VirtualServerStatus};
+use crate::reconcile::{ApplyReport, Reconciler};
+
+use super::notify;
+
+/// A real server's check subscription: its virtual server and its address.
+pub type RsKey = (ServiceKey, IpAddr, u16);
+
+/// Drift repair runs at least this often, and at most this often (see [`resync_period`]).
+const RESYNC_MIN: Duration = Duration::from_secs(1);
+const RESYNC_MAX: Duration = Duration::from_secs(60);
+
+/// Requests from the rest of the daemon.
+#[derive(Debug)]
+pub enum Command {
+    Status(oneshot::Sender<Vec<VirtualServerStatus>>),
+    /// Apply a new, already checked configuration; answers with the IPVS work done.
+    Reload(Box<Config>, oneshot::Sender<ApplyReport>),
+    /// Leave: omega notifications, rules removed unless kept.
+    Stop(oneshot::Sender<ApplyReport>),
+}
+
+/// One virtual server: its configuration and its decision state.
+struct Entry {
+    config: VirtualServer,
+    state: VirtualServerState,
+}
+
+pub struct Services<P: Prober> {
+    scheduler: Scheduler<RsKey, P>,
+    events: mpsc::UnboundedReceiver<Event<RsKey>>,
+    entries: Vec<Entry>,
+    /// Real servers with a check, and the check they hear (a reload that changes a
+    /// spec starts another check; results of the old one may still be queued).
+    subscribed: BTreeMap<RsKey, CheckId>,
+    reconciler: Reconciler,
+    vrrp: watch::Receiver<DriverStatus>,
+    vrrp_open: bool,
+    /// VRRP instances whose role is known (see [`Services::masters`]).
+    settled: BTreeSet<String>,
+    keep_rules_on_exit: bool,
+    sync_daemon: Option<IpvsSyncDaemon>,
+    /// The sync daemon state last asked of the kernel.
+    sync_wanted: Option<SyncDaemon>,
+    resync_every: Duration,
+    next_resync: Instant,
+}
+
+impl<P: Prober> std::fmt::Debug for Services<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("virtual_servers", &self.entries.len())
+            .field("checks", &self.subscribed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Prober> Services<P> {
+    /// Must run inside the tokio runtime (the scheduler spawns checks on it).
+    pub fn new(
+        config: &Config,
+        prober: P,
+        reconciler: Reconciler,
+        vrrp: watch::Receiver<DriverStatus>,
+    ) -> Self {
+        let (scheduler, events) = Scheduler::new(prober, SchedulerConfig::default());
+        let now = Instant::now();
+        let resync_every = resync_period(&config.virtual_servers);
+        let mut services = Services {
+            scheduler,
+            events,
+            entries: Vec::new(),
+            subscribed: BTreeMap::new(),
+            reconciler,
+            vrrp,
+            vrrp_open: true,
+            settled: BTreeSet::new(),
+            keep_rules_on_exit: config.director.keep_rules_on_exit,
+            sync_daemon: config.director.ipvs_sync_daemon.clone(),
+            sync_wanted: None,
+            resync_every,
+            next_resync: now + resync_every,
+        };
+        services.set_config(config, now);
+        services
+    }
+
+    /// Runs until [`Command::Stop`] (or the command channel closes, which stops too).
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        self.apply("startup").await;
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                // Commands first: a Stop must win over the VRRP change it causes.
+                biased;
+                command = commands.recv() => match command {
+                    Some(Command::Status(reply)) => {
+                        let _ = reply.send(self.status());
+                    }
+                    Some(Command::Reload(config, reply)) => {
+                        let report = self.reload(&config).await;
+                        let _ = reply.send(report);
+                    }
+                    Some(Command::Stop(reply)) => {
+                        let _ = reply.send(self.stop().await);
+                        return;
+                    }
+                    None => {
+                        self.stop().await;
+                        return;
+                    }
+                },
+                event = self.events.recv() => {
+                    if let Some(event) = event {
+                        self.on_event(event);
+                        // A burst of results (a switch port down) is one reconcile.
+                        while let Ok(event) = self.events.try_recv() {
+                            self.on_event(event);
+                        }
+                        self.apply("check").await;
+                    }
+                }
+                changed = self.vrrp.changed(), if self.vrrp_open => {
+                    if changed.is_ok() {
+                        self.apply("vrrp").await;
+                    } else {
+                        // VRRP is gone (shutdown in progress): ownership stays as it was.
+                        self.vrrp_open = false;
+                    }
+                }
+                () = tokio::time::sleep_until(wake) => self.on_timer().await,
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let drains = self.entries.iter().filter_map(|e| e.state.poll_timeout()).min();
+        match drains {
+            Some(at) => Instant::from_std(at).min(self.next_resync),
+            None => self.next_resync,
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        let mut changed = false;
+        for entry in &mut self.entries {
+            if entry.state.poll_timeout().is_some_and(|at| Instant::from_std(at) <= now) {
+                entry.state.handle_timeout(now.into_std());
+                changed = true;
+            }
+        }
+        self.run_actions();
+        if changed {
+            self.apply("drain").await;
+        }
+        if now >= self.next_resync {
+            self.next_resync = now + self.resync_every;
+            let report = self.reconciler.resync().await;
+            for op in &report.drift {
+                tracing::warn!("ipvs drift repaired: {op}");
+            }
+            log_failures(&report, "resync");
+        }
+    }
+
+    fn on_event(&mut self, event: Event<RsKey>) {
+        if self.subscribed.get(&event.subscriber) != Some(&event.check) {
+            return;
+        }
+        let (key, addr, port) = event.subscriber;
+        let Some(entry) = self.entries.iter_mut().find(|e| e.config.service.key == key) else {
+            return;
+        };
+        entry.state.check_event(
+            (addr, port),
+            event.change,
+            &event.report,
+            event.at,
+            Instant::now().into_std(),
+        );
+        self.run_actions();
+    }
+
+    /// Takes `config`'s virtual servers: kept ones keep their state, new ones start,
+    /// removed ones leave (their checks stop; the reconciler deletes their rules).
+    fn set_config(&mut self, config: &Config, now: Instant) {
+        let now = now.into_std();
+        let mut old: HashMap<ServiceKey, Entry> =
+            self.entries.drain(..).map(|e| (e.config.service.key, e)).collect();
+        for vs in &config.virtual_servers {
+            let entry = match old.remove(&vs.service.key) {
+                Some(mut entry) => {
+                    entry.state.reconfigure(vs, now);
+                    entry.config = vs.clone();
+                    entry
+                }
+                None => Entry { config: vs.clone(), state: VirtualServerState::new(vs, now) },
+            };
+            self.entries.push(entry);
+        }
+        for (_, mut gone) in old {
+            // keepalived's omega covers a virtual server a reload removes, too.
+            if gone.config.omega {
+                gone.state.shutdown();
+            }
+            drain_actions(&gone.config.name, &mut gone.state);
+        }
+        // Subscribing an unchanged spec is a no-op that keeps the check's state;
+        // a changed one restarts it.
+        let mut wanted = BTreeMap::new();
+        for entry in &self.entries {
+            for rs in &entry.config.real_servers {
+                if let Some(spec) = &rs.check {
+                    let key = rs_key(&entry.config, rs);
+                    wanted.insert(key, self.scheduler.subscribe(key, spec.clone()));
+                }
+            }
+        }
+        for stale in self.subscribed.keys().filter(|k| !wanted.contains_key(*k)) {
+            self.scheduler.unsubscribe(stale);
+        }
+        self.subscribed = wanted;
+        self.keep_rules_on_exit = config.director.keep_rules_on_exit;
+        self.sync_daemon = config.director.ipvs_sync_daemon.clone();
+        self.resync_every = resync_period(&config.virtual_servers);
+        self.run_actions();
+    }
+
+    async fn reload(&mut self, config: &Config) -> ApplyReport {
+        self.set_config(config, Instant::now());
+        self.apply("reload").await
+    }
+
+    /// Executes the decisions' notifications and logs.
+    fn run_actions(&mut self) {
+        for entry in &mut self.entries {
+            drain_actions(&entry.config.name, &mut entry.state);
+        }
+    }
+
+    /// Which VRRP instances are MASTER now; notes those whose role is settled.
+    fn masters(&mut self) -> BTreeSet<String> {
+        let vrrp = self.vrrp.borrow();
+        for i in &vrrp.instances {
+            // A fresh start is BACKUP until it hears a master or the wait runs out:
+            // only then is a BACKUP a reason to remove rules.
+            let settled = match i.state {
+                State::Master | State::Fault => true,
+                State::Backup => i.master.is_some(),
+                State::Init => false,
+            };
+            if settled && !self.settled.contains(&i.name) {
+                self.settled.insert(i.name.clone());
+            }
+        }
+        vrrp.instances.iter().filter(|i| i.state == State::Master).map(|i| i.name.clone()).collect()
+    }
+
+    /// The kernel state wanted now: the owned virtual servers with their decided
+    /// destinations. A virtual server whose instance has not settled yet is left as
+    /// the kernel has it: a restarted MASTER keeps its rules (and their connections)
+    /// while VRRP finds out who is master.
+    fn desired(&mut self) -> (Table, BTreeSet<ServiceKey>) {
+        let masters = self.masters();
+        let mut managed = BTreeSet::new();
+        let mut services = Vec::new();
+        for entry in &self.entries {
+            match &entry.config.vrrp_instance {
+                Some(name) if !self.settled.contains(name) => continue,
+                Some(name) if !masters.contains(name) => {}
+                _ => services.push(entry.state.desired()),
+            }
+            managed.insert(entry.config.service.key);
+        }
+        (Table { services }, managed)
+    }
+
+    async fn apply(&mut self, why: &str) -> ApplyReport {
+        self.follow_sync_daemon().await;
+        let (table, managed) = self.desired();
+        let report = self.reconciler.apply(table, managed).await;
+        for op in &report.ops {
+            tracing::info!("ipvs ({why}): {op}");
+        }
+        log_failures(&report, why);
+        report
+    }
+
+    /// keepalived's lvs_sync_daemon: master while the instance is MASTER, else backup.
+    async fn follow_sync_daemon(&mut self) {
+        let want = self.sync_daemon.as_ref().map(|sync| {
+            let vrrp = self.vrrp.borrow();
+            let master = match &sync.vrrp_instance {
+                Some(name) => {
+                    vrrp.instances.iter().any(|i| &i.name == name && i.state == State::Master)
+                }
+                // No instance named: the only one, or always master without VRRP.
+                None => vrrp.instances.first().is_none_or(|i| i.state == State::Master),
+            };
+            let state = if master { DaemonState::Master } else { DaemonState::Backup };
+            SyncDaemon::new(state, sync.interface.clone(), u32::from(sync.sync_id))
+        });
+        if want != self.sync_wanted {
+            if let Err(e) = self.reconciler.sync_daemon(want.clone()).await {
+                tracing::error!("ipvs sync daemon: {e}");
+            }
+            self.sync_wanted = want;
+        }
+    }
+
+    fn status(&self) -> Vec<VirtualServerStatus> {
+        let applied = self.reconciler.applied();
+        let in_table: BTreeMap<ServiceKey, BTreeSet<(IpAddr, u16)>> = applied
+            .services
+            .iter()
+            .map(|s| (s.service.key, s.destinations.iter().map(|d| d.key()).collect()))
+            .collect();
+        self.entries
+            .iter()
+            .map(|e| {
+                let key = e.config.service.key;
+                let dests = in_table.get(&key);
+                let in_ipvs =
+                    |addr: IpAddr, port: u16| dests.is_some_and(|d| d.contains(&(addr, port)));
+                let mut status = e.state.status(&in_ipvs);
+                // The decisions see changes only; the scheduler knows the latest probe.
+                for rs in &mut status.real_servers {
+                    if let Some(check) = self.scheduler.status(&(key, rs_addr(rs), rs.port)) {
+                        if let (Some(report), Some(at)) = (check.last, check.last_at) {
+                            rs.last_check = Some(crate::decide::LastCheck::new(&report, at));
+                        }
+                    }
+                }
+                status
+            })
+            .collect()
+    }
+
+    async fn stop(&mut self) -> ApplyReport {
+        for entry in &mut self.entries {
+            if entry.config.omega {
+                entry.state.shutdown();
+            }
+        }
+        self.run_actions();
+        let remove = !self.keep_rules_on_exit;
+        let report = self.reconciler.shutdown(remove).await;
+        for op in &report.ops {
+            tracing::info!("ipvs (stop): {op}");
+        }
+        log_failures(&report, "stop");
+        report
+    }
+}
+
+fn rs_key(vs: &VirtualServer, rs: &crate::config::RealServer) -> RsKey {
+    (vs.service.key, rs.destination.addr, rs.destination.port)
+}
+
+fn rs_addr(rs: &crate::decide::RealServerStatus) -> IpAddr {
+    rs.address
+}
+
+fn drain_actions(vs: &str, state: &mut VirtualServerState) {
+    while let Some(action) = state.poll_action() {
+        match action {
+            Action::Notify { argv, why } => notify::spawn(vs, &why, &argv),
+            Action::Log { level, message } => level.log(vs, &message),
+        }
+    }
+}
+
+fn log_failures(report: &ApplyReport, why: &str) {
+    for failure in &report.failed {
+        tracing::error!("ipvs ({why}): {failure}");
+    }
+}
+
+/// Drift repair follows the checks' pace: "an entry deleted by hand comes back within
+/// one delay_loop" (the shortest one), bounded to [`RESYNC_MIN`, `RESYNC_MAX`].
+pub fn resync_period(virtual_servers: &[VirtualServer]) -> Duration {
+    virtual_servers
+        .iter()
+        .flat_map(|vs| vs.real_servers.iter())
+        .filter_map(|rs| rs.check.as_ref().map(|c| c.timing.delay_loop))
+        .min()
+        .unwrap_or(RESYNC_MAX)
+        .clamp(RESYNC_MIN, RESYNC_MAX)
+}
