@@ -158,3 +158,16 @@ virtual_servers:
     );
     assert_eq!((check.timing.retry, check.timing.warmup), (2, Some(Duration::ZERO)));
 }
+
+#[test]
+fn an_unreachable_quorum_is_a_warning() {
+    let text = "virtual_servers:\n  - {name: a, address: 192.0.2.1, port: 80, quorum: 3, \
+                real_servers: [{address: 198.51.100.1, port: 80, weight: 2}]}\n";
+    let config = Config::from_yaml(text, "d").unwrap();
+    assert_eq!(
+        config.warnings(),
+        ["virtual_servers[0].quorum: 3 is more than the real servers' weights add up to (2), \
+          so quorum is never reached and the sorry server (if any) always serves"]
+    );
+    assert!(Config::from_yaml(MINIMAL, "d").unwrap().warnings().is_empty());
+}

@@ -272,9 +272,12 @@ fn http(
                 regex: raw.regex.clone(),
             };
             // The table's own keys: errors name `check.path`, not `check.urls[0].path`.
+            // Both are checked before either can stop, so both report.
+            let status =
+                raw.status_code.as_ref().map(|c| status_codes(&at("status_code"), c, report));
             let mut url = url_check(path, &single, shared, report)?;
-            if let Some(codes) = &raw.status_code {
-                url.status = status_codes(&at("status_code"), codes, report)?;
+            if let Some(status) = status {
+                url.status = status?;
             }
             vec![url]
         }
@@ -300,7 +303,10 @@ fn url_check(
     }
     let mut url = UrlCheck::new(raw.path.clone());
     if let Some(codes) = &raw.status_code {
-        url.status = status_codes(&at("status_code"), codes, report)?;
+        match status_codes(&at("status_code"), codes, report) {
+            Some(status) => url.status = status,
+            None => ok = false,
+        }
     }
     if let Some(digest) = &raw.digest {
         match Digest::parse(digest) {

@@ -215,6 +215,18 @@ impl Config {
                 ));
             }
         }
+        for (i, vs) in self.virtual_servers.iter().enumerate() {
+            let weights: u64 =
+                vs.real_servers.iter().map(|rs| u64::from(rs.destination.weight)).sum();
+            if weights < u64::from(vs.quorum) {
+                warnings.push(format!(
+                    "virtual_servers[{i}].quorum: {} is more than the real servers' weights \
+                     add up to ({weights}), so quorum is never reached and the sorry server \
+                     (if any) always serves",
+                    vs.quorum
+                ));
+            }
+        }
         warnings
     }
 

@@ -69,7 +69,7 @@ pub(crate) fn check_all(
             let line = report.line_of(&first_path);
             report.expected(
                 &join_key(&path, "address"),
-                "a real server no other in this virtual server is",
+                "an address and port no other real server of this virtual server has",
                 format!("{}, also {first_path} (line {line})", server.destination),
             );
         } else {

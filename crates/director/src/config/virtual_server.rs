@@ -117,10 +117,13 @@ fn virtual_server(
         .and_then(|q| u32::try_from(q).ok())
         .unwrap_or(1);
     // keepalived: below quorum - hysteresis is down, so hysteresis must stay under quorum.
-    let hysteresis = raw.hysteresis.unwrap_or(0);
-    let hysteresis = in_range(report, &at("hysteresis"), hysteresis, 0, i64::from(quorum) - 1)
-        .and_then(|h| u32::try_from(h).ok())
-        .unwrap_or(0);
+    let hysteresis = match raw.hysteresis.unwrap_or(0) {
+        h if (0..i64::from(quorum)).contains(&h) => u32::try_from(h).unwrap_or(0),
+        h => {
+            report.expected(&at("hysteresis"), format!("0 to quorum - 1 ({})", quorum - 1), h);
+            0
+        }
+    };
     let vrrp_instance = raw.vrrp_instance.as_ref().map(|name| {
         known_instance(report, &at("vrrp_instance"), name, instances);
         name.clone()
