@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmark program. P3 (checkers) and P4 (VRRP failover) on the host,
-# then P1 (IPVS) and P3's keepalived anchor inside the VM, which has IPVS. Results:
-# BENCHMARKS.md.
+# then P1 (IPVS), P3's keepalived anchor, P2 (reload) and P5 (footprint) inside the VM,
+# which has IPVS. Results: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,13 +14,14 @@ if [[ -z $KEEPALIVED ]]; then
     KEEPALIVED=$(PATH=/usr/sbin:/sbin:$PATH command -v keepalived)
 fi
 cargo build --release --locked -p director -p director-bench --bins
+BIN=${CARGO_TARGET_DIR:-target}/release
 
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
-target/release/director-bench p3 --checks "${BENCH_P3_CHECKS:-10000}" \
+"$BIN"/director-bench p3 --checks "${BENCH_P3_CHECKS:-10000}" \
     --seconds "${BENCH_P3_SECONDS:-60}" --keepalived "$KEEPALIVED"
 # P4: VRRP failover between two routers in network namespaces on this host (root, no
 # VM needed), directord and then keepalived in the same kind of lab.
-target/release/director-bench p4 --runs "${BENCH_P4_RUNS:-9}" \
+"$BIN"/director-bench p4 --runs "${BENCH_P4_RUNS:-9}" \
     --runs-v3 "${BENCH_P4_RUNS_V3:-25}" --keepalived "$KEEPALIVED"
 
 # Written here, so the BENCH_* settings of the host reach the VM.
@@ -33,9 +34,17 @@ echo "machine: \$(nproc) vCPU (qemu TCG), kernel \$(uname -r), ipvsadm \$(ipvsad
 # Emulated, so far fewer checks: the ratio to keepalived is the figure here.
 /opt/director-bench p3 --checks ${BENCH_VM_P3_CHECKS:-500} --seconds ${BENCH_VM_P3_SECONDS:-30} \\
     --runtime both --keepalived /sbin/keepalived
+# P2: reload of a 2,284-service / 37,298-real-server site, one weight changed per run.
+/opt/director-bench p2 --runs ${BENCH_P2_RUNS:-7} --ipvsadm-runs ${BENCH_P2_IPVSADM_RUNS:-3} \\
+    --directord /bin/directord --directorctl /bin/directorctl \\
+    --keepalived /sbin/keepalived --ipvsadm /sbin/ipvsadm
+# P5: CPU and memory with 1,000 x 10 checked real servers, against keepalived.
+/opt/director-bench p5 --services 1000 --dests 10 --delay-loop ${BENCH_P5_DELAY_LOOP:-6} \\
+    --seconds ${BENCH_P5_SECONDS:-60} --directord /bin/directord --keepalived /sbin/keepalived
 SH
 exec integration/vm/run.sh --timeout "${BENCH_TIMEOUT:-3000}" \
-    --file target/release/directorctl:/bin/directorctl \
-    --file target/release/director-bench:/opt/director-bench \
+    --file "$BIN"/directorctl:/bin/directorctl \
+    --file "$BIN"/directord:/bin/directord \
+    --file "$BIN"/director-bench:/opt/director-bench \
     --file "$KEEPALIVED":/sbin/keepalived \
     /tmp/director-bench-vm.sh

@@ -72,14 +72,20 @@ impl Listeners {
     pub fn start(exe: &Path, a: &Args) -> Result<Listeners, String> {
         let mut command = Command::new(exe);
         command.arg("p3-listen").args(a.for_child(Flavour::CurrentThread));
+        Listeners::spawn(&mut command, a.layout.checks as usize)
+    }
+
+    /// Runs `command` (a process that [`super::listen::serve`]s `targets` targets) and
+    /// waits until they all listen.
+    pub fn spawn(command: &mut Command, targets: usize) -> Result<Listeners, String> {
         command.stdin(Stdio::piped()).stdout(Stdio::piped());
-        let mut guard = Guard::spawn(&mut command, "listeners", None)?;
+        let mut guard = Guard::spawn(command, "listeners", None)?;
         let stdin = guard.child.stdin.take().ok_or("listeners: no stdin")?;
         let stdout = guard.child.stdout.take().ok_or("listeners: no stdout")?;
         let mut listeners = Listeners { stdin, lines: BufReader::new(stdout).lines(), guard };
         let ready = listeners.line()?;
-        if ready != format!("ready {}", a.layout.checks) {
-            return Err(format!("listeners said {ready:?}, want ready {}", a.layout.checks));
+        if ready != format!("ready {targets}") {
+            return Err(format!("listeners said {ready:?}, want ready {targets}"));
         }
         Ok(listeners)
     }

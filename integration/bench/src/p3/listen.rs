@@ -13,10 +13,17 @@ use std::time::Duration;
 
 use tokio::net::TcpSocket;
 
+use std::net::SocketAddr;
+
 use super::{sys, Args};
 
 pub fn main(args: impl Iterator<Item = String>) -> Result<(), String> {
-    let targets = Args::from_args(args)?.layout.targets();
+    serve(&Args::from_args(args)?.layout.targets())
+}
+
+/// Listens on every target and speaks the line protocol above until stdin closes
+/// (also P2's and P5's listeners, with their own targets).
+pub fn serve(targets: &[SocketAddr]) -> Result<(), String> {
     sys::raise_nofile(targets.len() as u64 * 2 + 1024)?;
     let accepted = Arc::new(AtomicU64::new(0));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -24,7 +31,7 @@ pub fn main(args: impl Iterator<Item = String>) -> Result<(), String> {
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     runtime.block_on(async {
-        for addr in &targets {
+        for addr in targets {
             let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
             socket.set_reuseaddr(true).map_err(|e| format!("SO_REUSEADDR: {e}"))?;
             socket.bind(*addr).map_err(|e| format!("bind {addr}: {e}"))?;

@@ -7,12 +7,12 @@
 //! checker runs alone against the same listeners, in its own process, so its CPU
 //! and memory are its own.
 
-mod child;
-mod keepalived;
+pub mod child;
+pub mod keepalived;
 pub mod listen;
 pub mod ours;
 mod report;
-mod sys;
+pub mod sys;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
