@@ -83,8 +83,8 @@ virtual_servers:
         }
         let _ = write!(
             y,
-            "\
-  - name: {NAT_SERVICE}
+            // Not a `\` continuation: it would eat the line's indentation.
+            "  - name: {NAT_SERVICE}
     address: {VIP}
     port: {NAT_PORT}
     protocol: tcp
@@ -142,5 +142,6 @@ mod tests {
         assert_eq!(same(&lb1), same(&lb2));
         assert!(lb1.contains("- {address: 192.0.2.23, port: 80, weight: 3}"), "{lb1}");
         assert!(lb1.contains("- {address: 198.51.100.1/24, dev: eth1}"), "{lb1}");
+        assert!(lb1.contains("\n  - name: web-nat\n    address: 192.0.2.100\n"), "{lb1}");
     }
 }

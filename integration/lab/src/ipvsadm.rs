@@ -62,19 +62,53 @@ impl Table {
         Ok(Table { services, text: text.to_string() })
     }
 
+    /// Parses the kernel's own text, `/proc/net/ip_vs`: the layout of `ipvsadm -Ln`
+    /// with addresses and ports in hex (`C0000264:0050`), IPv4 only here.
+    pub fn parse_proc(text: &str) -> Result<Table, String> {
+        let mut plain = String::new();
+        for line in text.lines() {
+            let mut words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            let at = match words.first().map(String::as_str) {
+                Some("->") if words.get(1).is_some_and(|w| w != "RemoteAddress:Port") => 1,
+                Some("TCP" | "UDP" | "SCTP") => 1,
+                _ => {
+                    plain.push_str(line);
+                    plain.push('\n');
+                    continue;
+                }
+            };
+            words[at] = hex_endpoint(&words[at])
+                .ok_or_else(|| format!("/proc/net/ip_vs: address in {line:?}"))?;
+            plain.push_str(&words.join(" "));
+            plain.push('\n');
+        }
+        Table::parse(&plain)
+    }
+
     /// The service `TCP addr`, if listed.
     pub fn service(&self, addr: &str) -> Option<&Service> {
         let key = format!("TCP {addr}");
         self.services.iter().find(|s| s.key == key)
     }
 
-    /// The destinations of service `TCP addr` as (address, weight); empty when the
-    /// service is missing.
+    /// The destinations of service `TCP addr` as (address, weight), sorted (the
+    /// kernel lists the newest first, ipvsadm sorts); empty when the service is missing.
     pub fn dests(&self, addr: &str) -> Vec<(String, u32)> {
-        self.service(addr)
+        let mut dests: Vec<(String, u32)> = self
+            .service(addr)
             .map(|s| s.dests.iter().map(|d| (d.addr.clone(), d.weight)).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        dests.sort();
+        dests
     }
+}
+
+/// `C0000264:0050` -> `192.0.2.100:80`.
+fn hex_endpoint(word: &str) -> Option<String> {
+    let (addr, port) = word.split_once(':')?;
+    let addr = std::net::Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?);
+    let port = u16::from_str_radix(port, 16).ok()?;
+    Some(format!("{addr}:{port}"))
 }
 
 impl fmt::Display for Table {
@@ -169,6 +203,23 @@ TCP  192.0.2.100:80                     30      150        0     9000        0
         assert!(Table::parse("  -> 192.0.2.21:80 Route 1 0 0\n").is_err());
         assert!(Table::parse("TCP 192.0.2.100:80 wrr\n  -> 192.0.2.21:80 Route x 0 0\n").is_err());
         assert!(Table::parse("something else\n").is_err());
+    }
+
+    #[test]
+    fn proc_text_reads_as_ipvsadm_does() {
+        let proc = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  C0000264:0050 wrr 
+  -> C0000215:0050      Route   1      0          3         
+  -> C0000216:0050      Route   2      1          0         
+TCP  C0000264:1F90 rr persistent 50
+  -> C633640B:0050      Masq    1      0          0         
+";
+        let from_proc = Table::parse_proc(proc).unwrap_or_else(|e| panic!("{e}"));
+        let from_ipvsadm = Table::parse(LIST).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_proc.services, from_ipvsadm.services);
+        assert!(Table::parse_proc("TCP  C00002XX:0050 wrr\n").is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::topology::{
 /// How often a wait looks again. Each look execs directorctl and ipvsadm (tens of
 /// milliseconds each under TCG); measured times are this coarse.
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often a timed wait looks (reading /proc, no exec).
+pub const FAST_POLL: Duration = Duration::from_millis(10);
 /// How often the kernel updates the counters ipvsadm --stats shows.
 pub const STATS_TICK: Duration = Duration::from_secs(2);
 /// Startup: both daemons up, VRRP settled (lb1 waits out its master-down timer as
@@ -156,6 +158,64 @@ impl Rig {
     /// `ipvsadm -Ln` in director `lb`'s namespace.
     pub fn ipvs(&self, lb: usize) -> Result<Table, String> {
         Table::parse(&in_netns(&self.lab.lb[lb], &["ipvsadm", "-Ln"])?)
+    }
+
+    /// The kernel's table of director `lb` from `/proc/net/ip_vs`, read by a thread
+    /// in its namespace: no exec, so a timed wait can look every few milliseconds.
+    /// (`/proc/net` is the process's namespace; `/proc/thread-self/net` the thread's.)
+    pub fn kernel_table(&self, lb: usize) -> Table {
+        let text = self.lab.lb[lb]
+            .in_thread(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs"))
+            .join()
+            .unwrap_or_else(|_| panic!("kernel_table thread panicked"));
+        text.map_err(|e| format!("/proc/thread-self/net/ip_vs: {e}"))
+            .and_then(|t| Table::parse_proc(&t))
+            .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// Polls `cond` every [`FAST_POLL`] until it holds; how long that took. Fails the
+    /// test if it took more than `limit` (or never came, `limit` + 10 s).
+    pub fn time_until(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut cond: impl FnMut() -> bool,
+    ) -> Duration {
+        let t0 = Instant::now();
+        while !cond() {
+            if t0.elapsed() > limit + Duration::from_secs(10) {
+                self.fail(&format!("{what}: not after {:?}", t0.elapsed()));
+            }
+            std::thread::sleep(FAST_POLL);
+        }
+        let took = t0.elapsed();
+        if took > limit {
+            self.fail(&format!("{what}: took {took:?}, more than {limit:?}"));
+        }
+        self.note(&format!("{what}: {took:?} (limit {limit:?})"));
+        took
+    }
+
+    /// Director `lb` holds both VIPs and, in its kernel table, both services with
+    /// every real server (quick: no exec).
+    pub fn owns_everything(&self, lb: usize) -> bool {
+        let ns = &self.lab.lb[lb];
+        if !has_address(ns, "eth0", VIP) || !has_address(ns, "eth1", NAT_GATEWAY) {
+            return false;
+        }
+        let table = self.kernel_table(lb);
+        table.dests(&dr_service().to_string()).len() == DR_REAL.len()
+            && table.dests(&nat_service().to_string()).len() == NAT_REAL.len()
+    }
+
+    /// Director `lb` holds neither VIP nor any of the services (quick: no exec).
+    pub fn holds_nothing(&self, lb: usize) -> bool {
+        let ns = &self.lab.lb[lb];
+        let table = self.kernel_table(lb);
+        !has_address(ns, "eth0", VIP)
+            && !has_address(ns, "eth1", NAT_GATEWAY)
+            && table.service(&dr_service().to_string()).is_none()
+            && table.service(&nat_service().to_string()).is_none()
     }
 
     /// `ipvsadm -Ln --stats --exact` in director `lb`'s namespace.

@@ -35,6 +35,14 @@ fn summary(status: &Status) -> String {
     s
 }
 
+/// The 1-based number of the first line of `text` that is `line`.
+fn line_of(text: &str, line: &str) -> usize {
+    text.lines()
+        .position(|l| l == line)
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no line {line:?}"))
+}
+
 fn split_by(rig: &Rig, what: &str, weights: [usize; 3]) {
     let split = dr_round(rig, 0, ROUNDS);
     let [a, b, c] = weights.map(|w| w * ROUNDS / 6);
@@ -81,12 +89,16 @@ fn s6_bad_reload_is_refused_and_the_running_config_serves() {
     let mut rig = Rig::start("s6");
     let good = rig.config.yaml(0);
 
-    // YAML that does not parse: an unclosed flow sequence.
-    let broken = good.replacen("    scheduler: wrr", "    scheduler: [wrr", 1);
-    refused(&rig, "invalid YAML", &broken, &["director.yaml"]);
-    // Parses, but names a VRRP instance that does not exist.
-    let semantic = good.replacen("vrrp_instance: lab", "vrrp_instance: nosuch", 1);
-    refused(&rig, "unknown vrrp_instance", &semantic, &["nosuch"]);
+    // YAML that does not parse: a key indented less than its siblings. The error
+    // names the file and the line (the parser notices at the bad line).
+    let line = line_of(&good, "    scheduler: wrr");
+    let broken = good.replacen("    scheduler: wrr", "   scheduler: wrr", 1);
+    refused(&rig, "invalid YAML", &broken, &[&format!("director.yaml:{line}:")]);
+    // Parses, but names a VRRP instance that does not exist: file, line and key.
+    let line = line_of(&good, "    vrrp_instance: lab");
+    let semantic = good.replacen("    vrrp_instance: lab", "    vrrp_instance: nosuch", 1);
+    let at = format!("director.yaml:{line}:");
+    refused(&rig, "unknown vrrp_instance", &semantic, &[&at, "vrrp_instance", "nosuch"]);
 
     // A good reload applies: weights 3/2/1, lb1 stays MASTER (no VRRP transition).
     let transitions = rig.status(0).vrrp_instances[0].counters.transitions;
