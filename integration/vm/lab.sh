@@ -8,7 +8,7 @@ mkdir -p /run /var
 [ -e /var/run ] || ln -s /run /var/run
 mount -t tmpfs -o mode=755 tmpfs /run
 # The host's iproute2 (busybox ip has no netns) ahead of busybox on PATH.
-export PATH=/usr/local/sbin:$PATH
+export PATH="/usr/local/sbin:$PATH"
 # busybox sh runs its own applets before PATH: name the binary.
 /usr/local/sbin/ip -V
 export DIRECTORD=/opt/directord DIRECTORCTL=/opt/directorctl

@@ -23,7 +23,7 @@ fn lists(table: &Table, service: &str, dest: &str) -> bool {
 
 #[test]
 #[ignore = "needs the IPVS VM: scripts/vm-lab.sh"]
-fn s2_stopped_real_server_leaves_within_check_bound() {
+fn s2_stopped_real_server_leaves_within_check_bound_dr_and_nat() {
     require_vm();
     let t0 = Instant::now();
     let mut rig = Rig::start("s2");
@@ -72,6 +72,17 @@ fn s2_stopped_real_server_leaves_within_check_bound() {
         &dr,
         &[("rs1", "192.0.2.21:80", 10), ("rs2", "192.0.2.22:80", 20), ("rs3", "192.0.2.23:80", 30)],
     );
+
+    // NAT, HTTP check: nat1 stopped leaves the same way; nat2 takes every request.
+    let nat = nat_service().to_string();
+    rig.lab.nat_httpd(0).kill();
+    rig.note("nat1's httpd killed");
+    time_table(&rig, "nat1 out of lb1's table", bound, |t| !lists(t, &nat, "198.51.100.11:80"));
+    let down =
+        Expect { nat: Expect::steady(0).nat.with(NAT_REAL[0], false, false), ..Expect::steady(0) };
+    rig.wait(Duration::from_secs(3), &down);
+    let split = nat_round(&rig, 0, 10);
+    assert_split(&rig, "NAT without nat1", &split, &nat, &[("nat2", "198.51.100.12:80", 10)]);
     rig.note(&format!("done in {:.3}s", t0.elapsed().as_secs_f64()));
 }
 

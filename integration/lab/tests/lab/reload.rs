@@ -115,10 +115,17 @@ fn s6_bad_reload_is_refused_and_the_running_config_serves() {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        // The reload answers once the kernel has the new table (the MASTER's).
+        let dests = rig.kernel_table(0).dests(&dr_service().to_string());
+        if lb == 0 && dests.iter().map(|(_, w)| *w).collect::<Vec<_>>() != [3, 2, 1] {
+            rig.fail(&format!(
+                "lb1's reload returned before its table had weights 3/2/1: {dests:?}"
+            ));
+        }
     }
     let took = rig.wait(Duration::from_secs(3), &Expect::steady(0));
     rig.note(&format!(
-        "good reload (weights 3/2/1) in lb1's table {took:?} after directorctl reload returned"
+        "good reload (weights 3/2/1) in lb1's table when directorctl returned; status and ipvsadm agree {took:?} later"
     ));
     split_by(&rig, "DR after the good reload", [3, 2, 1]);
     let now = rig.status(0).vrrp_instances[0].counters.transitions;
