@@ -1,7 +1,7 @@
 # The two commands: `make demo` (the main job) and `make test` (every test).
 CARGO ?= cargo
 
-.PHONY: all build test lint unit vm-test demo bench deps clean
+.PHONY: all build test lint unit vm-test vm-lab demo bench deps clean
 
 all: build
 
@@ -28,7 +28,11 @@ unit:
 vm-test: deps
 	scripts/vm-test.sh
 
-test: deps lint unit vm-test
+# directord end to end in the VM: two directors, real servers and a client in namespaces.
+vm-lab: deps
+	scripts/vm-lab.sh
+
+test: deps lint unit vm-test vm-lab
 
 demo: deps
 	scripts/demo.sh

@@ -143,6 +143,11 @@ impl LabDirector {
         self.process.signal(signal)
     }
 
+    /// The exit status once the daemon exits, within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.process.wait_exit(timeout)
+    }
+
     pub fn running(&mut self) -> bool {
         self.process.running()
     }

@@ -7,6 +7,7 @@ mod distribution;
 mod failover;
 mod health;
 mod reload;
+mod shutdown;
 
 use std::io::Write;
 use std::net::SocketAddr;
