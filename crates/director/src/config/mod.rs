@@ -15,6 +15,7 @@ mod convert;
 mod de;
 mod director;
 mod error;
+mod incremental;
 mod instance;
 mod location;
 mod model;
@@ -34,6 +35,7 @@ pub use ::vrrp::machine::{GarpConfig, InitialState, TrackInterface, TrackScript,
 pub use ::vrrp::packet::Version;
 pub use check::{ENV_REAL_SERVER_ADDRESS, ENV_REAL_SERVER_PORT, ENV_VIRTUAL_SERVER};
 pub use error::{ConfigError, Located};
+pub use incremental::{ConfigCache, LoadStats};
 pub use virtual_server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER};
 
 use error::Report;

@@ -1,6 +1,8 @@
 //! How long a reload-sized file takes to load (`cargo test --release -p director
 //! config::scale -- --ignored --nocapture`): the reload benchmark's 2,284 virtual servers
-//! with 37,298 real servers and tcp checks. Prints each pass's share.
+//! with 37,298 real servers and tcp checks. Prints each pass's share, then the same
+//! file through a [`ConfigCache`]: first load with and without threads, and a reload
+//! with one real server's weight changed (benchmark P2).
 
 use std::fmt::Write;
 use std::time::Instant;
@@ -8,10 +10,12 @@ use std::time::Instant;
 use super::error::Report;
 use super::location::PathIndex;
 use super::model::RawConfig;
-use super::Config;
+use super::{Config, ConfigCache};
 
 const VIRTUAL_SERVERS: usize = 2284;
 const REAL_SERVERS: usize = 37_298;
+/// Loads timed; the best is kept (the first pays for growing the heap).
+const RUNS: usize = 5;
 
 /// Addresses from the documentation ranges, distinct per service and real server.
 fn generated() -> String {
@@ -79,6 +83,65 @@ fn load_time_of_a_reload_sized_file() {
         "{} bytes, {VIRTUAL_SERVERS} virtual servers, {REAL_SERVERS} real servers: \
          Config::from_yaml {total:?} (serde_yaml {serde:?}, semantic checks {semantic:?}); \
          the path index, built only when there are errors, would add {index_time:?}",
+        text.len()
+    );
+}
+
+/// The generated file with one real server's weight changed, as a P2 reload does.
+fn one_weight_changed(text: &str, weight: u32) -> String {
+    let at = text.find("virtual_servers:").expect("the key") + text.len() / 2;
+    let at = at.min(text.len() - 1);
+    let line = at + text[at..].find("weight: 1\n").expect("a weight after the middle");
+    format!("{}weight: {weight}\n{}", &text[..line], &text[line + "weight: 1\n".len()..])
+}
+
+#[test]
+#[ignore = "a measurement, not a check: run in release with --ignored --nocapture"]
+fn cached_reload_time_of_a_reload_sized_file() {
+    let text = generated();
+    let full = Config::from_yaml(&text, "generated.yaml").expect("the generated file is valid");
+
+    let first_load = |threads: usize| {
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..RUNS {
+            let mut cache = ConfigCache::default();
+            cache.set_threads(threads);
+            let start = Instant::now();
+            let loaded = Config::from_yaml_cached(&text, "generated.yaml", &mut cache);
+            best = best.min(start.elapsed());
+            assert_eq!(loaded.expect("valid"), full);
+            assert_eq!(cache.last_load().fallback, None);
+            assert_eq!(cache.last_load().parsed, VIRTUAL_SERVERS);
+        }
+        best
+    };
+    let sequential = first_load(1);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let parallel = first_load(threads);
+
+    // Alternate between two weights so that every load has exactly one new item.
+    let mut cache = ConfigCache::default();
+    cache.fill(&text);
+    let mut reload = std::time::Duration::MAX;
+    let mut full_reload = std::time::Duration::MAX;
+    for run in 0..RUNS {
+        let edited = one_weight_changed(&text, 2 + run as u32);
+        let start = Instant::now();
+        let cached = Config::from_yaml_cached(&edited, "generated.yaml", &mut cache);
+        reload = reload.min(start.elapsed());
+        let stats = cache.last_load();
+        assert_eq!((stats.fallback, stats.parsed), (None, 1), "{stats:?}");
+        let start = Instant::now();
+        let expected = Config::from_yaml(&edited, "generated.yaml");
+        full_reload = full_reload.min(start.elapsed());
+        let cached = cached.expect("valid");
+        assert_eq!(cached, expected.expect("valid"));
+        assert_ne!(cached, full, "the weight changed");
+    }
+    println!(
+        "{} bytes: reload with one weight changed: Config::from_yaml {full_reload:?}, \
+         Config::from_yaml_cached {reload:?}; first load through the cache: 1 thread \
+         {sequential:?}, {threads} threads {parallel:?}",
         text.len()
     );
 }
