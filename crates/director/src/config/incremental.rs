@@ -15,9 +15,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::error::Report;
 use super::model::{RawConfig, RawVirtualServer};
-use super::{director, virtual_server, vrrp, Config, ConfigError};
+use super::{Config, ConfigError};
 
 /// Below this many items to parse, threads cost more than they save.
 const PARALLEL_MIN_ITEMS: usize = 64;
@@ -117,7 +116,8 @@ impl ConfigCache {
             }
         };
         raw.virtual_servers = items;
-        let checked = check(&raw, origin, text);
+        // Errors go to the full parse, which reports them exactly as `from_yaml` does.
+        let checked = Config::check(&raw, origin, text).ok();
         self.keep(keys, raw.virtual_servers.into_iter().map(Some).collect());
         checked.ok_or("the semantic checks found errors")
     }
@@ -200,16 +200,6 @@ impl Config {
             }
         }
     }
-}
-
-/// The semantic checks of [`Config::from_yaml`] over an assembled document; `None` when
-/// they found errors (the full parse then reports them, placed in the text).
-fn check(raw: &RawConfig, origin: &str, text: &str) -> Option<Config> {
-    let mut report = Report::new(origin, text);
-    let vrrp = vrrp::check(&raw.vrrp, &mut report);
-    let director = director::check(&raw.director, &vrrp.instances, &mut report);
-    let virtual_servers = virtual_server::check(&raw.virtual_servers, &vrrp.instances, &mut report);
-    report.finish().is_empty().then_some(Config { director, vrrp, virtual_servers })
 }
 
 /// One item alone: its text shifted left to column 0 and read as a one-item sequence.

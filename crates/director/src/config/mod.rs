@@ -243,6 +243,11 @@ impl Config {
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = serde_yaml::from_str(text)
             .map_err(|e| ConfigError::Invalid(vec![error::from_serde(origin, &e)]))?;
+        Config::check(&raw, origin, text).map_err(ConfigError::Invalid)
+    }
+
+    /// The semantic pass over a parsed document; every problem, placed in `text`.
+    fn check(raw: &RawConfig, origin: &str, text: &str) -> Result<Config, Vec<Located>> {
         let mut report = Report::new(origin, text);
         let vrrp = vrrp::check(&raw.vrrp, &mut report);
         let director = director::check(&raw.director, &vrrp.instances, &mut report);
@@ -252,7 +257,7 @@ impl Config {
         if errors.is_empty() {
             Ok(Config { director, vrrp, virtual_servers })
         } else {
-            Err(ConfigError::Invalid(errors))
+            Err(errors)
         }
     }
 
