@@ -343,25 +343,10 @@ impl Client {
     /// sent (they could only fail, each with a misleading "no such service"). The kernel
     /// carries on after a refusal, so every refusal is reported, and the rest is applied.
     pub fn apply(&mut self, batch: &[Op]) -> Result<(), BatchError> {
-        let is_service_op =
-            |op: &&Op| matches!(op, Op::AddService(_) | Op::EditService(_) | Op::DeleteService(_));
-        let (services, destinations): (Vec<&Op>, Vec<&Op>) = batch.iter().partition(is_service_op);
+        let (services, destinations) = crate::op::services_first(batch);
         let mut report = BatchError { total: batch.len(), failed: Vec::new(), unconfirmed: 0 };
         self.apply_phase(&services, &mut report);
-        let refused: Vec<ServiceKey> = report
-            .failed
-            .iter()
-            .filter_map(|e| match e {
-                Error::Kernel { request: Request::Op(Op::AddService(s)), .. } => Some(s.key),
-                _ => None,
-            })
-            .collect();
-        let (skipped, destinations): (Vec<&Op>, Vec<&Op>) =
-            destinations.into_iter().partition(|op| refused.contains(op.service_key()));
-        report.failed.extend(skipped.into_iter().map(|op| Error::Skipped {
-            request: Request::Op(op.clone()),
-            reason: format!("service {} was not added", op.service_key()),
-        }));
+        let destinations = report.skip_refused(destinations);
         self.apply_phase(&destinations, &mut report);
         if report.failed.is_empty() && report.unconfirmed == 0 {
             Ok(())

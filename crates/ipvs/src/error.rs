@@ -121,6 +121,29 @@ pub struct BatchError {
     pub unconfirmed: usize,
 }
 
+impl BatchError {
+    /// Of `destinations`, those still worth sending: the ones of a service whose add the
+    /// kernel refused could only fail (each with a misleading "no such service"), so they
+    /// are recorded as skipped instead.
+    pub fn skip_refused<'a>(&mut self, destinations: Vec<&'a Op>) -> Vec<&'a Op> {
+        let refused: Vec<ServiceKey> = self
+            .failed
+            .iter()
+            .filter_map(|e| match e {
+                Error::Kernel { request: Request::Op(Op::AddService(s)), .. } => Some(s.key),
+                _ => None,
+            })
+            .collect();
+        let (skipped, send): (Vec<&Op>, Vec<&Op>) =
+            destinations.into_iter().partition(|op| refused.contains(op.service_key()));
+        self.failed.extend(skipped.into_iter().map(|op| Error::Skipped {
+            request: Request::Op(op.clone()),
+            reason: format!("service {} was not added", op.service_key()),
+        }));
+        send
+    }
+}
+
 fn unconfirmed_note(n: usize) -> String {
     if n == 0 {
         String::new()

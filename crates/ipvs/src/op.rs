@@ -17,7 +17,19 @@ pub enum Op {
     DeleteDestination(ServiceKey, IpAddr, u16),
 }
 
+/// A batch in the order the kernel needs it: service operations first (a destination
+/// can only go into a service that exists), then destination operations, each in batch
+/// order.
+pub fn services_first(batch: &[Op]) -> (Vec<&Op>, Vec<&Op>) {
+    batch.iter().partition(|op| op.is_service_op())
+}
+
 impl Op {
+    /// Whether this op adds, edits or deletes a service (not a destination).
+    pub fn is_service_op(&self) -> bool {
+        matches!(self, Op::AddService(_) | Op::EditService(_) | Op::DeleteService(_))
+    }
+
     /// The service this op concerns.
     pub fn service_key(&self) -> &ServiceKey {
         match self {

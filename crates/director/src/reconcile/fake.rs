@@ -224,25 +224,10 @@ impl Kernel for FakeKernel {
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
         let mut st = self.enter();
         st.apply_calls += 1;
-        let is_service_op =
-            |op: &&Op| matches!(op, Op::AddService(_) | Op::EditService(_) | Op::DeleteService(_));
-        let (services, destinations): (Vec<&Op>, Vec<&Op>) = ops.iter().partition(is_service_op);
+        let (services, destinations) = ipvs::op::services_first(ops);
         let mut report = BatchError { total: ops.len(), failed: Vec::new(), unconfirmed: 0 };
         if st.apply_phase(&services, &mut report) {
-            let refused: Vec<ServiceKey> = report
-                .failed
-                .iter()
-                .filter_map(|e| match e {
-                    Error::Kernel { request: Request::Op(Op::AddService(s)), .. } => Some(s.key),
-                    _ => None,
-                })
-                .collect();
-            let (skipped, destinations): (Vec<&Op>, Vec<&Op>) =
-                destinations.into_iter().partition(|op| refused.contains(op.service_key()));
-            report.failed.extend(skipped.into_iter().map(|op| Error::Skipped {
-                request: Request::Op(op.clone()),
-                reason: format!("service {} was not added", op.service_key()),
-            }));
+            let destinations = report.skip_refused(destinations);
             st.apply_phase(&destinations, &mut report);
         } else {
             report.unconfirmed += destinations.len();
