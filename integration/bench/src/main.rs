@@ -29,7 +29,7 @@ const USAGE: &str = "usage: director-bench p1 [--services N] [--dests N] [--runs
     [--keepalived PATH|none]\n       director-bench p4 [--runs N] [--runs-v3 N] \
     [--daemons both|directord|keepalived] [--modes both|v2|v3] [--directord PATH] \
     [--directorctl PATH] [--keepalived PATH]\n       director-bench p2 [--services N] \
-    [--real-servers N] [--runs N] [--keepalived-runs N] [--ipvsadm-runs N] [--delay-loop SECS] [--settle SECS] \
+    [--real-servers N] [--runs N] [--keepalived-runs N] [--ipvsadm-runs N] [--delay-loop SECS] [--warmup SECS] [--settle SECS] \
     [--directord PATH|none] [--directorctl PATH] [--keepalived PATH|none] [--ipvsadm PATH] [--write-configs DIR]\n       \
     director-bench p5 [--services N] [--dests N] [--delay-loop SECS] [--seconds N] \
     [--warmup SECS] [--directord PATH|none] [--keepalived PATH|none]";

@@ -10,11 +10,13 @@ const GOAL: Duration = Duration::from_millis(200);
 pub fn header(a: &Args, site: &Site, change: &Change) {
     println!(
         "P2: reload of {} virtual servers / {} real servers ({} IPVS entries; tcp checks every \
-         {} s against local listeners), one weight changed per run ({} of {}: {} <-> {}); {} runs",
+         {} s, first probes spread over {} s, against local listeners), one weight changed per \
+         run ({} of {}: {} <-> {}); {} runs",
         site.services.len(),
         site.real_server_count(),
         site.entries(),
         a.delay_loop,
+        a.warmup,
         change.rs,
         site.services[change.service].addr,
         change.weight(1),
@@ -102,27 +104,19 @@ pub fn summary(
     op: &Operator,
 ) {
     let median = |runs: &[Reload]| spread(&runs.iter().map(|r| r.took).collect::<Vec<_>>()).0;
-    if !op.restore.is_empty() {
-        let (med, min, max) = spread(&op.restore);
-        println!(
-            "  {:<24} median {:.1} ms (min {:.1}, max {:.1}; runs: {})",
-            "ipvsadm -C + ipvsadm -R",
-            ms(med),
-            ms(min),
-            ms(max),
-            list(&op.restore)
-        );
-    }
-    if !op.edit.is_empty() {
-        let (med, min, max) = spread(&op.edit);
-        println!(
-            "  {:<24} median {:.1} ms (min {:.1}, max {:.1}; runs: {})",
-            "ipvsadm -e (by hand)",
-            ms(med),
-            ms(min),
-            ms(max),
-            list(&op.edit)
-        );
+    for (label, times) in
+        [("ipvsadm -C + ipvsadm -R", &op.restore), ("ipvsadm -e (by hand)", &op.edit)]
+    {
+        if !times.is_empty() {
+            let (med, min, max) = spread(times);
+            println!(
+                "  {label:<24} median {:.1} ms (min {:.1}, max {:.1}; runs: {})",
+                ms(med),
+                ms(min),
+                ms(max),
+                list(times)
+            );
+        }
     }
     let Some((ours_idle, ours)) = ours else { return };
     let m = median(ours);

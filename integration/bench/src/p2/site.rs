@@ -25,6 +25,9 @@ pub struct Check {
     pub connect_timeout: u32,
     pub retry: u32,
     pub delay_before_retry: u32,
+    /// The window the first probes are spread over (both daemons' `warmup`); unset,
+    /// delay_loop.
+    pub warmup: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +109,12 @@ impl Site {
             let _ = writeln!(
                 y,
                 "    check: {{type: tcp, delay_loop: {}s, connect_timeout: {}s, retry: {}, \
-                 delay_before_retry: {}s}}",
-                c.delay_loop, c.connect_timeout, c.retry, c.delay_before_retry
+                 delay_before_retry: {}s{}}}",
+                c.delay_loop,
+                c.connect_timeout,
+                c.retry,
+                c.delay_before_retry,
+                c.warmup.map_or(String::new(), |w| format!(", warmup: {w}s"))
             );
             y.push_str("    real_servers:\n");
             for rs in &vs.real_servers {
@@ -137,9 +144,13 @@ impl Site {
                 let _ = writeln!(
                     k,
                     "            connect_timeout {}\n            retry {}\n            \
-                     delay_before_retry {}\n        }}\n    }}",
+                     delay_before_retry {}",
                     c.connect_timeout, c.retry, c.delay_before_retry
                 );
+                if let Some(w) = c.warmup {
+                    let _ = writeln!(k, "            warmup {w}");
+                }
+                k.push_str("        }\n    }\n");
             }
             k.push_str("}\n");
         }
@@ -181,8 +192,13 @@ pub fn listen_targets(ports: u16) -> Vec<SocketAddr> {
 mod tests {
     use super::*;
 
-    const CHECK: Check =
-        Check { delay_loop: 600, connect_timeout: 3, retry: 1, delay_before_retry: 1 };
+    const CHECK: Check = Check {
+        delay_loop: 600,
+        connect_timeout: 3,
+        retry: 1,
+        delay_before_retry: 1,
+        warmup: Some(10),
+    };
 
     #[test]
     fn issue_5_size_spreads_real_servers_evenly_and_distinctly() {
@@ -220,6 +236,8 @@ mod tests {
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
         assert_eq!(conf.matches("TCP_CHECK").count(), 7);
         assert!(yaml.contains("delay_loop: 600s") && conf.contains("delay_loop 600"));
+        assert_eq!(yaml.matches(", warmup: 10s}").count(), 3);
+        assert_eq!(conf.matches("            warmup 10\n        }\n    }\n").count(), 7);
         assert!(!conf.contains("vrrp") && !yaml.contains("vrrp"));
         let t = site.table_service(0);
         assert_eq!(t.destinations.len(), 3);
