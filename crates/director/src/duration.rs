@@ -4,9 +4,21 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad duration {text:?}: expected a number with a unit (500ms, 3s, 2m, 1h) or bare seconds")]
+#[error(
+    "bad duration {text:?}: expected a number with a unit (500ms, 3s, 2m, 1h) or bare seconds, \
+     at most a year"
+)]
 pub struct DurationError {
     pub text: String,
+}
+
+/// The longest duration any setting takes: a year is more than any interval, timeout
+/// or drain needs, and keeps `now + duration` far from overflowing a clock.
+pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Within [`MAX`]?
+pub fn bounded(duration: Duration) -> Option<Duration> {
+    (duration <= MAX).then_some(duration)
 }
 
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
@@ -26,7 +38,7 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         return Err(err());
     }
     let value: f64 = number.parse().map_err(|_| err())?;
-    Duration::try_from_secs_f64(value * scale).map_err(|_| err())
+    Duration::try_from_secs_f64(value * scale).ok().and_then(bounded).ok_or_else(err)
 }
 
 /// Renders the way [`parse`] reads, choosing the largest exact unit.
@@ -59,7 +71,9 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused_with_the_text() {
-        for bad in ["", "s", "3x", "-1s", "1.s", ".5s", "1e3s", "3 seconds", "1..2s"] {
+        for bad in
+            ["", "s", "3x", "-1s", "1.s", ".5s", "1e3s", "3 seconds", "1..2s", "8761h", "1e30"]
+        {
             assert_eq!(parse(bad), Err(DurationError { text: bad.to_string() }), "{bad:?}");
         }
     }

@@ -51,14 +51,19 @@ fn config(text: &str) -> Config {
 }
 
 fn vrrp_state(state: State) -> DriverStatus {
+    vrrp_heard(state, None)
+}
+
+/// `state`, hearing `master`'s adverts every 100 ms.
+fn vrrp_heard(state: State, master: Option<&str>) -> DriverStatus {
     DriverStatus {
         instances: vec![InstanceStatus {
             name: "vi1".into(),
             state,
             priority: 100,
             effective_priority: 100,
-            advert_interval_cs: 100,
-            master: None,
+            advert_interval_cs: 10,
+            master: master.map(|m| m.parse().expect("address")),
             faults: Vec::new(),
             counters: Counters::default(),
         }],
@@ -197,4 +202,52 @@ async fn rules_follow_the_vrrp_master() {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     task.await.expect("task");
     assert!(kernel.table().services.is_empty());
+}
+
+/// A restarted director finds its own rules in the kernel and hears the old peer as a
+/// BACKUP before it preempts it: the rules stay (no connection lost) unless it is still
+/// BACKUP after a master-down interval.
+#[tokio::test(flavor = "current_thread")]
+async fn a_restarted_director_keeps_its_rules_until_its_role_settles() {
+    let (_l1, p1) = listener();
+    let (_sorry, ps) = listener();
+    let config = config(&yaml(&[p1], &[1], ps, true));
+    let ours = TableService {
+        service: config.virtual_servers[0].service.clone(),
+        destinations: config.virtual_servers[0]
+            .real_servers
+            .iter()
+            .map(|rs| rs.destination.clone())
+            .collect(),
+    };
+    let peer = Some("192.0.2.2");
+
+    // Preempts after a while: never a delete.
+    let kernel = FakeKernel::new(Table { services: vec![ours.clone()] });
+    let reconciler = Reconciler::spawn(kernel.clone()).expect("reconciler");
+    let (vrrp_tx, vrrp_rx) = watch::channel(vrrp_heard(State::Backup, peer));
+    let services = Services::new(&config, checker::NetProber, reconciler, vrrp_rx);
+    let (commands, rx) = mpsc::channel(4);
+    let task = tokio::spawn(services.run(rx));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(dests(&kernel), sorted(&[(p1, 1)]), "kept while BACKUP under a lower master");
+    vrrp_tx.send_replace(vrrp_state(State::Master));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(kernel.accepted().is_empty(), "{:?}", kernel.accepted());
+    send(&commands, Command::Stop).await;
+    task.await.expect("task");
+
+    // Stays BACKUP under a master past the master-down interval (3 x 100 ms + 1 s):
+    // the rules are the master's business, they go.
+    let kernel = FakeKernel::new(Table { services: vec![ours] });
+    let reconciler = Reconciler::spawn(kernel.clone()).expect("reconciler");
+    let (_vrrp_tx, vrrp_rx) = watch::channel(vrrp_heard(State::Backup, peer));
+    let services = Services::new(&config, checker::NetProber, reconciler, vrrp_rx);
+    let (commands, rx) = mpsc::channel(4);
+    let task = tokio::spawn(services.run(rx));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(dests(&kernel), sorted(&[(p1, 1)]), "still inside the master-down interval");
+    wait_for("rules removed once settled as BACKUP", || dests(&kernel).is_none()).await;
+    send(&commands, Command::Stop).await;
+    task.await.expect("task");
 }

@@ -26,21 +26,26 @@ impl Visitor<'_> for DurationVisitor {
     type Value = Duration;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as 500ms, 1s or 2m, or bare seconds")
+        f.write_str("a duration such as 500ms, 1s or 2m, or bare seconds, at most a year")
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-        Ok(Duration::from_secs(v))
+        duration::bounded(Duration::from_secs(v))
+            .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
         u64::try_from(v)
-            .map(Duration::from_secs)
-            .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+            .ok()
+            .and_then(|v| duration::bounded(Duration::from_secs(v)))
+            .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &self))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-        Duration::try_from_secs_f64(v).map_err(|_| E::invalid_value(Unexpected::Float(v), &self))
+        Duration::try_from_secs_f64(v)
+            .ok()
+            .and_then(duration::bounded)
+            .ok_or_else(|| E::invalid_value(Unexpected::Float(v), &self))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {

@@ -52,7 +52,9 @@ pub fn request(socket: &Path, line: &str) -> Result<serde_json::Value, ControlEr
         _ => ControlError::Io { path: path.clone(), source: e },
     })?;
     let io_err = |source| ControlError::Io { path: path.clone(), source };
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(io_err)?;
+    // A reload of a big site waits for the kernel; status answers at once.
+    let patience = if line == "reload" { 120 } else { 10 };
+    stream.set_read_timeout(Some(Duration::from_secs(patience))).map_err(io_err)?;
     stream.write_all(format!("{line}\n").as_bytes()).map_err(io_err)?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).map_err(io_err)?;

@@ -50,6 +50,8 @@ pub enum DaemonError {
     StopTimeout,
     #[error("vrrp driver stopped unexpectedly: {0}")]
     VrrpPanicked(String),
+    #[error("the virtual-server task stopped unexpectedly: {0}")]
+    ServicesStopped(String),
 }
 
 /// Where the daemon listens and what it reloads.
@@ -162,7 +164,18 @@ pub async fn run(
     let early = loop {
         tokio::select! {
             () = &mut shutdown => break None,
-            ended = vrrp.ended() => break Some(ended),
+            ended = vrrp.ended() => break Some(ended_result(ended)),
+            ended = services_ended(&mut services) => {
+                // Nothing would follow the checks or VRRP any more: leave, so the
+                // peer takes over, rather than hold the VIPs over frozen rules.
+                let why = match ended {
+                    Ok(()) => "stopped".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                tracing::error!("the virtual-server task {why}; stopping");
+                services = None;
+                break Some(Err(DaemonError::ServicesStopped(why)));
+            }
             Some(()) = reloads.recv() => {
                 let outcome = reload(
                     &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
@@ -183,12 +196,21 @@ pub async fn run(
     };
     server.abort();
     let _ = server.await;
-    let result = match early {
-        Some(ended) => ended_result(ended),
-        None => stop(&mut vrrp, services).await,
-    };
+    // Whatever ended the loop, the rules leave (or stay) as configured.
+    let stopped = stop(&mut vrrp, services).await;
     drop(shared);
-    result
+    match early {
+        Some(result) => result,
+        None => stopped,
+    }
+}
+
+/// Resolves when the virtual-server task ends (it only ends by a Stop); never without one.
+async fn services_ended(services: &mut Option<ServicesTask>) -> Result<(), tokio::task::JoinError> {
+    match services {
+        Some(services) => (&mut services.task).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The virtual-server task and its command channel.
@@ -216,7 +238,8 @@ async fn stop(vrrp: &mut VrrpRunner, services: Option<ServicesTask>) -> Result<(
     let mut answer = None;
     if let Some(services) = &services {
         let (reply, receiver) = oneshot::channel();
-        if services.commands.send(Command::Stop(reply)).await.is_ok() {
+        let sent = tokio::time::timeout(STOP_BUDGET, services.commands.send(Command::Stop(reply)));
+        if matches!(sent.await, Ok(Ok(()))) {
             answer = Some(receiver);
         }
     }
@@ -257,11 +280,27 @@ async fn reload(
 ) -> serde_json::Value {
     let started = Instant::now();
     let path = options.config_path.display().to_string();
-    let config = match Config::load_cached(&options.config_path, cache) {
-        Ok(config) => config,
-        Err(e) => {
+    // Reading and checking a big file takes a while: off the thread VRRP runs on.
+    let (file, mut taken) = (options.config_path.clone(), std::mem::take(cache));
+    let loaded = tokio::task::spawn_blocking(move || {
+        let loaded = Config::load_cached(&file, &mut taken);
+        (loaded, taken)
+    })
+    .await;
+    let config = match loaded {
+        Ok((Ok(config), back)) => {
+            *cache = back;
+            config
+        }
+        Ok((Err(e), back)) => {
+            *cache = back;
             return serde_json::json!({
                 "error": format!("{path} refused, the running configuration stays:\n{e}")
+            });
+        }
+        Err(e) => {
+            return serde_json::json!({
+                "error": format!("{path}: reading it failed ({e}); the running configuration stays")
             })
         }
     };
@@ -288,6 +327,9 @@ async fn reload(
             "{path} refused by VRRP, the running configuration stays: {e}"
         )});
     }
+    // VRRP runs the new instances now: status shows their addresses.
+    *lock(&shared.id) = config.director_id().to_string();
+    *lock(&shared.vips) = vips_by_instance(&config);
     if let Some(reconciler) = first_reconciler {
         let started = ServicesTask::start(&config, reconciler, &shared.vrrp);
         *lock(&shared.services) = Some(started.commands.clone());
@@ -304,17 +346,22 @@ async fn reload(
     let mut ipvs = serde_json::json!({"ipvs_ops": 0, "ipvs_failed": []});
     if let Some(services) = services {
         let (reply, answer) = oneshot::channel();
-        if services.commands.send(Command::Reload(Box::new(config.clone()), reply)).await.is_ok() {
-            if let Ok(report) = answer.await {
-                ipvs = serde_json::json!({
-                    "ipvs_ops": report.ops.len(),
-                    "ipvs_failed": report.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                });
-            }
-        }
+        let command = Command::Reload(Box::new(config.clone()), reply);
+        let report = match services.commands.send(command).await {
+            Ok(()) => answer.await.ok(),
+            Err(_) => None,
+        };
+        let Some(report) = report else {
+            *current = config;
+            return serde_json::json!({"error": format!(
+                "{path}: VRRP took it, but the virtual-server task has stopped (see the log)"
+            )});
+        };
+        ipvs = serde_json::json!({
+            "ipvs_ops": report.ops.len(),
+            "ipvs_failed": report.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
     }
-    *lock(&shared.id) = config.director_id().to_string();
-    *lock(&shared.vips) = vips_by_instance(&config);
     *current = config;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!("reload: {path} applied in {duration_ms:.1} ms (read and checked in {loaded_ms:.1} ms), {ipvs}");

@@ -37,6 +37,13 @@ pub enum Command {
     Stop(oneshot::Sender<ApplyReport>),
 }
 
+/// Which VRRP instances are MASTER, and which have a settled role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ownership {
+    masters: BTreeSet<String>,
+    settled: BTreeSet<String>,
+}
+
 /// One virtual server: its configuration and its decision state.
 struct Entry {
     config: VirtualServer,
@@ -53,8 +60,16 @@ pub struct Services<P: Prober> {
     reconciler: Reconciler,
     vrrp: watch::Receiver<DriverStatus>,
     vrrp_open: bool,
-    /// VRRP instances whose role is known (see [`Services::masters`]).
+    /// VRRP instances whose role is known (see [`Services::ownership`]).
     settled: BTreeSet<String>,
+    /// Since when each instance has been BACKUP under a master.
+    backup_since: HashMap<String, Instant>,
+    /// When the next of those settles.
+    settle_at: Option<Instant>,
+    /// The ownership the kernel was last reconciled for.
+    applied_ownership: Option<Ownership>,
+    /// The configured VRRP instance names, in order.
+    vrrp_instances: Vec<String>,
     keep_rules_on_exit: bool,
     sync_daemon: Option<IpvsSyncDaemon>,
     /// The sync daemon state last asked of the kernel.
@@ -92,6 +107,10 @@ impl<P: Prober> Services<P> {
             vrrp,
             vrrp_open: true,
             settled: BTreeSet::new(),
+            backup_since: HashMap::new(),
+            settle_at: None,
+            applied_ownership: None,
+            vrrp_instances: Vec::new(),
             keep_rules_on_exit: config.director.keep_rules_on_exit,
             sync_daemon: config.director.ipvs_sync_daemon.clone(),
             sync_wanted: None,
@@ -139,7 +158,7 @@ impl<P: Prober> Services<P> {
                 }
                 changed = self.vrrp.changed(), if self.vrrp_open => {
                     if changed.is_ok() {
-                        self.apply("vrrp").await;
+                        self.follow_vrrp().await;
                     } else {
                         // VRRP is gone (shutdown in progress): ownership stays as it was.
                         self.vrrp_open = false;
@@ -152,10 +171,14 @@ impl<P: Prober> Services<P> {
 
     fn next_wake(&self) -> Instant {
         let drains = self.entries.iter().filter_map(|e| e.state.poll_timeout()).min();
-        match drains {
-            Some(at) => Instant::from_std(at).min(self.next_resync),
-            None => self.next_resync,
+        let mut wake = self.next_resync;
+        if let Some(at) = drains {
+            wake = wake.min(Instant::from_std(at));
         }
+        if let Some(at) = self.settle_at {
+            wake = wake.min(at);
+        }
+        wake
     }
 
     async fn on_timer(&mut self) {
@@ -170,6 +193,8 @@ impl<P: Prober> Services<P> {
         self.run_actions();
         if changed {
             self.apply("drain").await;
+        } else if self.settle_at.is_some_and(|at| at <= now) {
+            self.follow_vrrp().await;
         }
         if now >= self.next_resync {
             self.next_resync = now + self.resync_every;
@@ -240,6 +265,7 @@ impl<P: Prober> Services<P> {
         self.subscribed = wanted;
         self.keep_rules_on_exit = config.director.keep_rules_on_exit;
         self.sync_daemon = config.director.ipvs_sync_daemon.clone();
+        self.vrrp_instances = config.vrrp.instances.iter().map(|i| i.name.clone()).collect();
         self.resync_every = resync_period(&config.virtual_servers);
         self.run_actions();
     }
@@ -256,36 +282,56 @@ impl<P: Prober> Services<P> {
         }
     }
 
-    /// Which VRRP instances are MASTER now; notes those whose role is settled.
-    fn masters(&mut self) -> BTreeSet<String> {
+    /// Who owns what, from the VRRP status at `now`. An instance is settled once it is
+    /// MASTER or FAULT, or has been BACKUP under a master for a whole master-down
+    /// interval: a restarted director with the higher priority hears the lower master
+    /// too, as a BACKUP, until it preempts it; removing its rules then would only cost
+    /// the connections it is about to serve again.
+    fn ownership(&mut self, now: Instant) -> Ownership {
         let vrrp = self.vrrp.borrow();
+        let mut masters = BTreeSet::new();
+        self.settle_at = None;
         for i in &vrrp.instances {
-            // A fresh start is BACKUP until it hears a master or the wait runs out:
-            // only then is a BACKUP a reason to remove rules.
             let settled = match i.state {
-                State::Master | State::Fault => true,
-                State::Backup => i.master.is_some(),
-                State::Init => false,
+                State::Master => {
+                    masters.insert(i.name.clone());
+                    true
+                }
+                State::Fault => true,
+                State::Backup if i.master.is_some() => {
+                    let since = *self.backup_since.entry(i.name.clone()).or_insert(now);
+                    // Master_Down_Interval is under 3 intervals + 1 s in v2 and v3.
+                    let wait = Duration::from_millis(30 * u64::from(i.advert_interval_cs))
+                        + Duration::from_secs(1);
+                    let at = since + wait;
+                    if now < at {
+                        self.settle_at = Some(self.settle_at.map_or(at, |t: Instant| t.min(at)));
+                    }
+                    now >= at
+                }
+                State::Backup | State::Init => false,
             };
-            if settled && !self.settled.contains(&i.name) {
+            if i.state != State::Backup || i.master.is_none() {
+                self.backup_since.remove(&i.name);
+            }
+            if settled {
                 self.settled.insert(i.name.clone());
             }
         }
-        vrrp.instances.iter().filter(|i| i.state == State::Master).map(|i| i.name.clone()).collect()
+        Ownership { masters, settled: self.settled.clone() }
     }
 
-    /// The kernel state wanted now: the owned virtual servers with their decided
-    /// destinations. A virtual server whose instance has not settled yet is left as
-    /// the kernel has it: a restarted MASTER keeps its rules (and their connections)
+    /// The kernel state wanted under `ownership`: the owned virtual servers with their
+    /// decided destinations. A virtual server whose instance has not settled yet is left
+    /// as the kernel has it: a restarted MASTER keeps its rules (and their connections)
     /// while VRRP finds out who is master.
-    fn desired(&mut self) -> (Table, BTreeSet<ServiceKey>) {
-        let masters = self.masters();
+    fn desired(&self, ownership: &Ownership) -> (Table, BTreeSet<ServiceKey>) {
         let mut managed = BTreeSet::new();
         let mut services = Vec::new();
         for entry in &self.entries {
             match &entry.config.vrrp_instance {
-                Some(name) if !self.settled.contains(name) => continue,
-                Some(name) if !masters.contains(name) => {}
+                Some(name) if !ownership.settled.contains(name) => continue,
+                Some(name) if !ownership.masters.contains(name) => {}
                 _ => services.push(entry.state.desired()),
             }
             managed.insert(entry.config.service.key);
@@ -293,9 +339,22 @@ impl<P: Prober> Services<P> {
         (Table { services }, managed)
     }
 
+    /// Applies when who owns what changed; VRRP publishes every counter change too.
+    async fn follow_vrrp(&mut self) {
+        let ownership = self.ownership(Instant::now());
+        if self.applied_ownership.as_ref() != Some(&ownership) {
+            self.apply("vrrp").await;
+        }
+    }
+
     async fn apply(&mut self, why: &str) -> ApplyReport {
-        self.follow_sync_daemon().await;
-        let (table, managed) = self.desired();
+        // One VRRP snapshot for the sync daemon and the rules: a stop that arrives
+        // while the sync daemon changes must not find the rules decided on a newer one.
+        let ownership = self.ownership(Instant::now());
+        let (table, managed) = self.desired(&ownership);
+        let sync = self.wanted_sync_daemon(&ownership);
+        self.applied_ownership = Some(ownership);
+        self.follow_sync_daemon(sync).await;
         let report = self.reconciler.apply(table, managed).await;
         for op in &report.ops {
             tracing::info!("ipvs ({why}): {op}");
@@ -305,19 +364,18 @@ impl<P: Prober> Services<P> {
     }
 
     /// keepalived's lvs_sync_daemon: master while the instance is MASTER, else backup.
-    async fn follow_sync_daemon(&mut self) {
-        let want = self.sync_daemon.as_ref().map(|sync| {
-            let vrrp = self.vrrp.borrow();
-            let master = match &sync.vrrp_instance {
-                Some(name) => {
-                    vrrp.instances.iter().any(|i| &i.name == name && i.state == State::Master)
-                }
-                // No instance named: the only one, or always master without VRRP.
-                None => vrrp.instances.first().is_none_or(|i| i.state == State::Master),
-            };
-            let state = if master { DaemonState::Master } else { DaemonState::Backup };
-            SyncDaemon::new(state, sync.interface.clone(), u32::from(sync.sync_id))
-        });
+    fn wanted_sync_daemon(&self, ownership: &Ownership) -> Option<SyncDaemon> {
+        let sync = self.sync_daemon.as_ref()?;
+        let master = match (&sync.vrrp_instance, self.vrrp_instances.first()) {
+            (Some(name), _) | (None, Some(name)) => ownership.masters.contains(name),
+            // No VRRP: always master.
+            (None, None) => true,
+        };
+        let state = if master { DaemonState::Master } else { DaemonState::Backup };
+        Some(SyncDaemon::new(state, sync.interface.clone(), u32::from(sync.sync_id)))
+    }
+
+    async fn follow_sync_daemon(&mut self, want: Option<SyncDaemon>) {
         if want != self.sync_wanted {
             if let Err(e) = self.reconciler.sync_daemon(want.clone()).await {
                 tracing::error!("ipvs sync daemon: {e}");
@@ -341,6 +399,14 @@ impl<P: Prober> Services<P> {
                 let in_ipvs =
                     |addr: IpAddr, port: u16| dests.is_some_and(|d| d.contains(&(addr, port)));
                 let mut status = e.state.status(&in_ipvs);
+                let owned = match (&e.config.vrrp_instance, &self.applied_ownership) {
+                    (None, _) => true,
+                    (Some(name), Some(ownership)) => ownership.masters.contains(name),
+                    (Some(_), None) => false,
+                };
+                if !owned {
+                    status = status.not_owned();
+                }
                 // The decisions see changes only; the scheduler knows the latest probe.
                 for rs in &mut status.real_servers {
                     if let Some(check) = self.scheduler.status(&(key, rs_addr(rs), rs.port)) {

@@ -78,8 +78,7 @@ impl VrrpRunner {
     /// An error means the driver refused it and runs on with the old configuration.
     pub async fn reload(&mut self, config: &Config) -> Result<(), String> {
         let Some(running) = &mut self.running else {
-            self.start(config);
-            return Ok(());
+            return self.start_checked(config).await;
         };
         let (reply, answer) = oneshot::channel();
         let input = Input::Reconfigure { config: Box::new(config.driver_config()), reply };
@@ -99,6 +98,30 @@ impl VrrpRunner {
             running.track_scripts = track_scripts;
         }
         Ok(())
+    }
+
+    /// Starts the driver for a reload and waits until it runs (its first status): a
+    /// driver that cannot open its interfaces refuses the reload instead of ending the
+    /// daemon later.
+    async fn start_checked(&mut self, config: &Config) -> Result<(), String> {
+        let mut published = self.status.subscribe();
+        self.start(config);
+        let Some(running) = &mut self.running else { return Ok(()) };
+        let started = tokio::select! {
+            ended = &mut running.driver => Err(match ended {
+                Ok(Ok(())) => "the VRRP driver stopped at once".to_string(),
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the VRRP driver panicked: {e}"),
+            }),
+            seen = published.wait_for(|s| !s.instances.is_empty()) => match seen {
+                Ok(_) => Ok(()),
+                Err(_) => Err("the VRRP driver stopped at once".to_string()),
+            },
+        };
+        if started.is_err() {
+            self.stop_tasks();
+        }
+        started
     }
 
     /// Resolves when a running driver ends by itself (an error); never if stopped.

@@ -30,6 +30,17 @@ pub struct VirtualServerStatus {
     pub live_weight: u64,
     /// `address:port` of the configured sorry server.
     pub sorry_server: Option<String>,
+    /// The VRRP instance whose MASTER holds the rules.
+    #[serde(default)]
+    pub vrrp_instance: Option<String>,
+    /// Whether this director holds the rules now: no `vrrp_instance`, or it is MASTER
+    /// here. On a BACKUP the decisions still run (checks go on), the rules do not.
+    #[serde(default = "yes")]
+    pub owned: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +144,8 @@ impl VirtualServerState {
                 .sorry_server
                 .as_ref()
                 .map(|s| destination_label(&s.destination)),
+            vrrp_instance: self.config.vrrp_instance.clone(),
+            owned: true,
         }
     }
 }
@@ -144,6 +157,16 @@ pub fn to_text(status: &VirtualServerStatus) -> String {
 }
 
 impl VirtualServerStatus {
+    /// The same status for a director that does not hold the rules (a BACKUP): nothing
+    /// is wanted in its kernel.
+    pub fn not_owned(mut self) -> Self {
+        self.owned = false;
+        for rs in &mut self.real_servers {
+            rs.wanted_in_ipvs = false;
+        }
+        self
+    }
+
     /// See [`to_text`].
     pub fn to_text(&self) -> String {
         let service = match (self.address, self.port, &self.protocol, self.fwmark) {
@@ -156,8 +179,13 @@ impl VirtualServerStatus {
             _ => "?".to_string(),
         };
         let quorum = if self.quorum_up { "quorum up" } else { "QUORUM DOWN" };
+        let owner = match (&self.vrrp_instance, self.owned) {
+            (Some(instance), false) => format!(" [rules with {instance}'s MASTER, not here]"),
+            _ => String::new(),
+        };
         let mut out = format!(
-            "virtual server {} {service} {}: {quorum} (live weight {}, quorum {} hysteresis {})",
+            "virtual server {} {service} {}{owner}: {quorum} (live weight {}, quorum {} \
+             hysteresis {})",
             self.name, self.scheduler, self.live_weight, self.quorum, self.hysteresis
         );
         match (&self.sorry_server, self.sorry_server_active) {

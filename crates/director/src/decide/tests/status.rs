@@ -32,7 +32,12 @@ fn json_has_the_design_fields() {
     let stable = ["name", "address", "port", "protocol", "fwmark", "sorry_server_active"];
     let mut expected: Vec<_> = stable.into_iter().chain(["quorum_up", "real_servers"]).collect();
     expected.extend(["scheduler", "quorum", "hysteresis", "live_weight", "sorry_server"]);
+    expected.extend(["vrrp_instance", "owned"]);
     assert_eq!(keys(&json), sorted(expected));
+    assert_eq!(json["owned"], true);
+    let backup = serde_json::to_value(status.clone().not_owned()).unwrap();
+    assert_eq!(backup["owned"], false);
+    assert_eq!(backup["real_servers"][1]["wanted_in_ipvs"], false);
     assert_eq!(json["name"], "web");
     assert_eq!(json["address"], "192.0.2.1");
     assert_eq!(json["port"], 80);
