@@ -251,3 +251,32 @@ async fn a_restarted_director_keeps_its_rules_until_its_role_settles() {
     send(&commands, Command::Stop).await;
     task.await.expect("task");
 }
+
+/// Check results that change nothing (first verdicts confirming the start state, steady
+/// passes) send nothing to the kernel: at 10,000 checks a whole-table reconcile per
+/// result is what made a daemon fall behind its own checks.
+#[tokio::test(flavor = "current_thread")]
+async fn results_that_change_nothing_send_nothing() {
+    let (_l1, p1) = listener();
+    let (_l2, p2) = listener();
+    let (_sorry, ps) = listener();
+    let config = config(&yaml(&[p1, p2], &[1, 2], ps, false));
+    let kernel = FakeKernel::new(Table::default());
+    let reconciler = Reconciler::spawn(kernel.clone()).expect("reconciler");
+    let watcher = reconciler.clone();
+    let (_vrrp_tx, vrrp_rx) = watch::channel(DriverStatus::default());
+    let services = Services::new(&config, checker::NetProber, reconciler, vrrp_rx);
+    let (commands, rx) = mpsc::channel(4);
+    let task = tokio::spawn(services.run(rx));
+    wait_for("both in", || dests(&kernel) == sorted(&[(p1, 1), (p2, 2)])).await;
+    let diffs = watcher.diffs();
+    // delay_loop 200 ms: about five probes of each check, first verdicts included.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (tx, rx) = oneshot::channel();
+    commands.send(Command::Status(tx)).await.expect("status");
+    let status = rx.await.expect("status answer");
+    assert!(status[0].real_servers.iter().all(|r| r.last_check.as_ref().is_some_and(|c| c.ok)));
+    assert_eq!(watcher.diffs(), diffs, "passing checks were reconciled");
+    send(&commands, Command::Stop).await;
+    task.await.expect("task");
+}

@@ -54,6 +54,8 @@ pub struct Services<P: Prober> {
     scheduler: Scheduler<RsKey, P>,
     events: mpsc::UnboundedReceiver<Event<RsKey>>,
     entries: Vec<Entry>,
+    /// Where each virtual server is in `entries`.
+    index: HashMap<ServiceKey, usize>,
     /// Real servers with a check, and the check they hear (a reload that changes a
     /// spec starts another check; results of the old one may still be queued).
     subscribed: BTreeMap<RsKey, CheckId>,
@@ -102,6 +104,7 @@ impl<P: Prober> Services<P> {
             scheduler,
             events,
             entries: Vec::new(),
+            index: HashMap::new(),
             subscribed: BTreeMap::new(),
             reconciler,
             vrrp,
@@ -148,12 +151,15 @@ impl<P: Prober> Services<P> {
                 },
                 event = self.events.recv() => {
                     if let Some(event) = event {
-                        self.on_event(event);
+                        let mut changed = self.on_event(event);
                         // A burst of results (a switch port down) is one reconcile.
                         while let Ok(event) = self.events.try_recv() {
-                            self.on_event(event);
+                            changed |= self.on_event(event);
                         }
-                        self.apply("check").await;
+                        // First verdicts that confirm the start state change nothing.
+                        if changed {
+                            self.apply("check").await;
+                        }
                     }
                 }
                 changed = self.vrrp.changed(), if self.vrrp_open => {
@@ -206,14 +212,16 @@ impl<P: Prober> Services<P> {
         }
     }
 
-    fn on_event(&mut self, event: Event<RsKey>) {
+    /// Feeds one check result to its virtual server; whether the kernel entries that
+    /// virtual server wants changed.
+    fn on_event(&mut self, event: Event<RsKey>) -> bool {
         if self.subscribed.get(&event.subscriber) != Some(&event.check) {
-            return;
+            return false;
         }
         let (key, addr, port) = event.subscriber;
-        let Some(entry) = self.entries.iter_mut().find(|e| e.config.service.key == key) else {
-            return;
-        };
+        let Some(&at) = self.index.get(&key) else { return false };
+        let entry = &mut self.entries[at];
+        let before = entry.state.desired();
         entry.state.check_event(
             (addr, port),
             event.change,
@@ -221,7 +229,8 @@ impl<P: Prober> Services<P> {
             event.at,
             Instant::now().into_std(),
         );
-        self.run_actions();
+        drain_actions(&entry.config.name, &mut entry.state);
+        entry.state.desired() != before
     }
 
     /// Takes `config`'s virtual servers: kept ones keep their state, new ones start,
@@ -230,15 +239,31 @@ impl<P: Prober> Services<P> {
         let now = now.into_std();
         let mut old: HashMap<ServiceKey, Entry> =
             self.entries.drain(..).map(|e| (e.config.service.key, e)).collect();
+        // Subscribing an unchanged spec is a no-op that keeps the check's state and a
+        // changed one restarts it; a virtual server whose configuration is unchanged
+        // keeps its subscriptions without even that (a reload of a big site touches
+        // only what changed).
+        let mut wanted = BTreeMap::new();
         for vs in &config.virtual_servers {
-            let entry = match old.remove(&vs.service.key) {
+            let (entry, unchanged) = match old.remove(&vs.service.key) {
+                Some(entry) if entry.config == *vs => (entry, true),
                 Some(mut entry) => {
                     entry.state.reconfigure(vs, now);
                     entry.config = vs.clone();
-                    entry
+                    (entry, false)
                 }
-                None => Entry { config: vs.clone(), state: VirtualServerState::new(vs, now) },
+                None => {
+                    let state = VirtualServerState::new(vs, now);
+                    (Entry { config: vs.clone(), state }, false)
+                }
             };
+            for rs in &entry.config.real_servers {
+                let Some(spec) = &rs.check else { continue };
+                let key = rs_key(&entry.config, rs);
+                let kept = if unchanged { self.subscribed.get(&key).copied() } else { None };
+                let id = kept.unwrap_or_else(|| self.scheduler.subscribe(key, spec.clone()));
+                wanted.insert(key, id);
+            }
             self.entries.push(entry);
         }
         for (_, mut gone) in old {
@@ -248,21 +273,12 @@ impl<P: Prober> Services<P> {
             }
             drain_actions(&gone.config.name, &mut gone.state);
         }
-        // Subscribing an unchanged spec is a no-op that keeps the check's state;
-        // a changed one restarts it.
-        let mut wanted = BTreeMap::new();
-        for entry in &self.entries {
-            for rs in &entry.config.real_servers {
-                if let Some(spec) = &rs.check {
-                    let key = rs_key(&entry.config, rs);
-                    wanted.insert(key, self.scheduler.subscribe(key, spec.clone()));
-                }
-            }
-        }
         for stale in self.subscribed.keys().filter(|k| !wanted.contains_key(*k)) {
             self.scheduler.unsubscribe(stale);
         }
         self.subscribed = wanted;
+        self.index =
+            self.entries.iter().enumerate().map(|(i, e)| (e.config.service.key, i)).collect();
         self.keep_rules_on_exit = config.director.keep_rules_on_exit;
         self.sync_daemon = config.director.ipvs_sync_daemon.clone();
         self.vrrp_instances = config.vrrp.instances.iter().map(|i| i.name.clone()).collect();

@@ -154,6 +154,11 @@ impl Reconciler {
         self.counters.requests.load(Relaxed)
     }
 
+    /// How many desired tables were diffed: each a walk of the whole table.
+    pub fn diffs(&self) -> u64 {
+        self.counters.diffs.load(Relaxed)
+    }
+
     /// How often the kernel table was read.
     pub fn kernel_reads(&self) -> u64 {
         self.counters.reads.load(Relaxed)

@@ -20,6 +20,8 @@ pub(super) struct Counters {
     pub requests: AtomicU64,
     /// Kernel table reads.
     pub reads: AtomicU64,
+    /// Desired tables diffed (coalesced requests count once).
+    pub diffs: AtomicU64,
 }
 
 pub(super) struct Worker<K> {
@@ -122,6 +124,7 @@ impl<K: Kernel> Worker<K> {
 
     /// Makes the owned services of the kernel equal `desired`. See [`super::Reconciler::apply`].
     pub fn apply(&mut self, desired: Table, managed: BTreeSet<ServiceKey>) -> ApplyReport {
+        self.counters.diffs.fetch_add(1, Relaxed);
         let mut report = self.begin();
         let desired = Arc::new(desired);
         self.managed = managed;
