@@ -164,7 +164,7 @@ async fn checks_drive_the_table_sorry_server_reload_and_stop() {
 
     // A reload changing one weight is one operation.
     let second = config(&yaml(&[p1, p2, p3], &[1, 5, 3], ps, false));
-    let report = send(&commands, |tx| Command::Reload(Box::new(second), tx)).await;
+    let report = send(&commands, |tx| Command::Reload(std::sync::Arc::new(second), tx)).await;
     assert_eq!(report.ops.len(), 1, "{:?}", report.ops);
     assert!(!report.read_kernel);
     assert_eq!(dests(&kernel), sorted(&[(p1, 1), (p2, 5), (p3, 3)]));

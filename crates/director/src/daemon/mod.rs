@@ -157,7 +157,7 @@ pub async fn run(
     });
     let server = tokio::spawn(control.serve(shared.clone()));
 
-    let mut current = config;
+    let mut current = Arc::new(config);
     // Reloads parse only the virtual servers whose text changed (benchmark P2).
     let mut cache = ConfigCache::primed(&options.config_path);
     tokio::pin!(shutdown);
@@ -273,7 +273,7 @@ fn ended_result(ended: Ended) -> Result<(), DaemonError> {
 async fn reload(
     options: &Options,
     cache: &mut ConfigCache,
-    current: &mut Config,
+    current: &mut Arc<Config>,
     vrrp: &mut VrrpRunner,
     services: &mut Option<ServicesTask>,
     shared: &Shared,
@@ -290,7 +290,8 @@ async fn reload(
     let config = match loaded {
         Ok((Ok(config), back)) => {
             *cache = back;
-            config
+            // Shared with the virtual-server task, not copied: a big site is megabytes.
+            Arc::new(config)
         }
         Ok((Err(e), back)) => {
             *cache = back;
@@ -305,7 +306,7 @@ async fn reload(
         }
     };
     let loaded_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if config == *current {
+    if *config == **current {
         tracing::info!("reload: {path} unchanged");
         return serde_json::json!({"reloaded": path, "changed": false, "ipvs_ops": 0,
             "duration_ms": started.elapsed().as_secs_f64() * 1000.0});
@@ -346,7 +347,7 @@ async fn reload(
     let mut ipvs = serde_json::json!({"ipvs_ops": 0, "ipvs_failed": []});
     if let Some(services) = services {
         let (reply, answer) = oneshot::channel();
-        let command = Command::Reload(Box::new(config.clone()), reply);
+        let command = Command::Reload(config.clone(), reply);
         let report = match services.commands.send(command).await {
             Ok(()) => answer.await.ok(),
             Err(_) => None,

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use checker::{CheckId, Event, Prober, Scheduler, SchedulerConfig};
@@ -32,7 +33,7 @@ const RESYNC_MAX: Duration = Duration::from_secs(60);
 pub enum Command {
     Status(oneshot::Sender<Vec<VirtualServerStatus>>),
     /// Apply a new, already checked configuration; answers with the IPVS work done.
-    Reload(Box<Config>, oneshot::Sender<ApplyReport>),
+    Reload(Arc<Config>, oneshot::Sender<ApplyReport>),
     /// Leave: omega notifications, rules removed unless kept.
     Stop(oneshot::Sender<ApplyReport>),
 }
