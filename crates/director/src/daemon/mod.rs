@@ -381,12 +381,8 @@ fn log_warnings(config: &Config) {
 }
 
 fn vips_by_instance(config: &Config) -> HashMap<String, Vec<String>> {
-    let driver = config.driver_config();
-    driver
-        .router
-        .instances
-        .iter()
-        .zip(vrrp_runner::configured_vips(&driver))
-        .map(|(instance, vips)| (instance.name.clone(), vips))
-        .collect()
+    let vips = |i: &crate::config::Instance| {
+        i.virtual_addresses.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect()
+    };
+    config.vrrp.instances.iter().map(|i| (i.name.clone(), vips(i))).collect()
 }

@@ -45,16 +45,11 @@ struct Ownership {
     settled: BTreeSet<String>,
 }
 
-/// One virtual server: its configuration and its decision state.
-struct Entry {
-    config: VirtualServer,
-    state: VirtualServerState,
-}
-
 pub struct Services<P: Prober> {
     scheduler: Scheduler<RsKey, P>,
     events: mpsc::UnboundedReceiver<Event<RsKey>>,
-    entries: Vec<Entry>,
+    /// One per virtual server, in config order; each holds its configuration.
+    entries: Vec<VirtualServerState>,
     /// Where each virtual server is in `entries`.
     index: HashMap<ServiceKey, usize>,
     /// Real servers with a check, and the check they hear (a reload that changes a
@@ -177,7 +172,7 @@ impl<P: Prober> Services<P> {
     }
 
     fn next_wake(&self) -> Instant {
-        let drains = self.entries.iter().filter_map(|e| e.state.poll_timeout()).min();
+        let drains = self.entries.iter().filter_map(VirtualServerState::poll_timeout).min();
         let mut wake = self.next_resync;
         if let Some(at) = drains {
             wake = wake.min(Instant::from_std(at));
@@ -192,8 +187,8 @@ impl<P: Prober> Services<P> {
         let now = Instant::now();
         let mut changed = false;
         for entry in &mut self.entries {
-            if entry.state.poll_timeout().is_some_and(|at| Instant::from_std(at) <= now) {
-                entry.state.handle_timeout(now.into_std());
+            if entry.poll_timeout().is_some_and(|at| Instant::from_std(at) <= now) {
+                entry.handle_timeout(now.into_std());
                 changed = true;
             }
         }
@@ -222,24 +217,17 @@ impl<P: Prober> Services<P> {
         let (key, addr, port) = event.subscriber;
         let Some(&at) = self.index.get(&key) else { return false };
         let entry = &mut self.entries[at];
-        let before = entry.state.desired();
-        entry.state.check_event(
-            (addr, port),
-            event.change,
-            &event.report,
-            event.at,
-            Instant::now().into_std(),
-        );
-        drain_actions(&entry.config.name, &mut entry.state);
-        entry.state.desired() != before
+        let changed = entry.check_event((addr, port), event.change, &event.report, event.at);
+        drain_actions(entry);
+        changed
     }
 
     /// Takes `config`'s virtual servers: kept ones keep their state, new ones start,
     /// removed ones leave (their checks stop; the reconciler deletes their rules).
     fn set_config(&mut self, config: &Config, now: Instant) {
         let now = now.into_std();
-        let mut old: HashMap<ServiceKey, Entry> =
-            self.entries.drain(..).map(|e| (e.config.service.key, e)).collect();
+        let mut old: HashMap<ServiceKey, VirtualServerState> =
+            self.entries.drain(..).map(|e| (e.config().service.key, e)).collect();
         // Subscribing an unchanged spec is a no-op that keeps the check's state and a
         // changed one restarts it; a virtual server whose configuration is unchanged
         // keeps its subscriptions without even that (a reload of a big site touches
@@ -247,20 +235,16 @@ impl<P: Prober> Services<P> {
         let mut wanted = BTreeMap::new();
         for vs in &config.virtual_servers {
             let (entry, unchanged) = match old.remove(&vs.service.key) {
-                Some(entry) if entry.config == *vs => (entry, true),
+                Some(entry) if entry.config() == vs => (entry, true),
                 Some(mut entry) => {
-                    entry.state.reconfigure(vs, now);
-                    entry.config = vs.clone();
+                    entry.reconfigure(vs, now);
                     (entry, false)
                 }
-                None => {
-                    let state = VirtualServerState::new(vs, now);
-                    (Entry { config: vs.clone(), state }, false)
-                }
+                None => (VirtualServerState::new(vs), false),
             };
-            for rs in &entry.config.real_servers {
+            for rs in &vs.real_servers {
                 let Some(spec) = &rs.check else { continue };
-                let key = rs_key(&entry.config, rs);
+                let key = rs_key(vs, rs);
                 let kept = if unchanged { self.subscribed.get(&key).copied() } else { None };
                 let id = kept.unwrap_or_else(|| self.scheduler.subscribe(key, spec.clone()));
                 wanted.insert(key, id);
@@ -269,17 +253,15 @@ impl<P: Prober> Services<P> {
         }
         for (_, mut gone) in old {
             // keepalived's omega covers a virtual server a reload removes, too.
-            if gone.config.omega {
-                gone.state.shutdown();
-            }
-            drain_actions(&gone.config.name, &mut gone.state);
+            gone.shutdown();
+            drain_actions(&mut gone);
         }
         for stale in self.subscribed.keys().filter(|k| !wanted.contains_key(*k)) {
             self.scheduler.unsubscribe(stale);
         }
         self.subscribed = wanted;
         self.index =
-            self.entries.iter().enumerate().map(|(i, e)| (e.config.service.key, i)).collect();
+            self.entries.iter().enumerate().map(|(i, e)| (e.config().service.key, i)).collect();
         self.keep_rules_on_exit = config.director.keep_rules_on_exit;
         self.sync_daemon = config.director.ipvs_sync_daemon.clone();
         self.vrrp_instances = config.vrrp.instances.iter().map(|i| i.name.clone()).collect();
@@ -295,7 +277,7 @@ impl<P: Prober> Services<P> {
     /// Executes the decisions' notifications and logs.
     fn run_actions(&mut self) {
         for entry in &mut self.entries {
-            drain_actions(&entry.config.name, &mut entry.state);
+            drain_actions(entry);
         }
     }
 
@@ -346,12 +328,12 @@ impl<P: Prober> Services<P> {
         let mut managed = BTreeSet::new();
         let mut services = Vec::new();
         for entry in &self.entries {
-            match &entry.config.vrrp_instance {
+            match &entry.config().vrrp_instance {
                 Some(name) if !ownership.settled.contains(name) => continue,
                 Some(name) if !ownership.masters.contains(name) => {}
-                _ => services.push(entry.state.desired()),
+                _ => services.push(entry.desired()),
             }
-            managed.insert(entry.config.service.key);
+            managed.insert(entry.config().service.key);
         }
         (Table { services }, managed)
     }
@@ -411,12 +393,12 @@ impl<P: Prober> Services<P> {
         self.entries
             .iter()
             .map(|e| {
-                let key = e.config.service.key;
+                let key = e.config().service.key;
                 let dests = in_table.get(&key);
                 let in_ipvs =
                     |addr: IpAddr, port: u16| dests.is_some_and(|d| d.contains(&(addr, port)));
-                let mut status = e.state.status(&in_ipvs);
-                let owned = match (&e.config.vrrp_instance, &self.applied_ownership) {
+                let mut status = e.status(&in_ipvs);
+                let owned = match (&e.config().vrrp_instance, &self.applied_ownership) {
                     (None, _) => true,
                     (Some(name), Some(ownership)) => ownership.masters.contains(name),
                     (Some(_), None) => false,
@@ -426,7 +408,7 @@ impl<P: Prober> Services<P> {
                 }
                 // The decisions see changes only; the scheduler knows the latest probe.
                 for rs in &mut status.real_servers {
-                    if let Some(check) = self.scheduler.status(&(key, rs_addr(rs), rs.port)) {
+                    if let Some(check) = self.scheduler.status(&(key, rs.address, rs.port)) {
                         if let (Some(report), Some(at)) = (check.last, check.last_at) {
                             rs.last_check = Some(crate::decide::LastCheck::new(&report, at));
                         }
@@ -438,10 +420,9 @@ impl<P: Prober> Services<P> {
     }
 
     async fn stop(&mut self) -> ApplyReport {
+        // Runs the omega programs when the virtual server has omega, nothing otherwise.
         for entry in &mut self.entries {
-            if entry.config.omega {
-                entry.state.shutdown();
-            }
+            entry.shutdown();
         }
         self.run_actions();
         let remove = !self.keep_rules_on_exit;
@@ -458,12 +439,9 @@ fn rs_key(vs: &VirtualServer, rs: &crate::config::RealServer) -> RsKey {
     (vs.service.key, rs.destination.addr, rs.destination.port)
 }
 
-fn rs_addr(rs: &crate::decide::RealServerStatus) -> IpAddr {
-    rs.address
-}
-
-fn drain_actions(vs: &str, state: &mut VirtualServerState) {
+fn drain_actions(state: &mut VirtualServerState) {
     while let Some(action) = state.poll_action() {
+        let vs = state.name();
         match action {
             Action::Notify { argv, why } => notify::spawn(vs, &why, &argv),
             Action::Log { level, message } => level.log(vs, &message),

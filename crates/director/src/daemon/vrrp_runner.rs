@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use vrrp::driver::{DriverConfig, DriverError, DriverStatus, Input};
+use vrrp::driver::{DriverError, DriverStatus, Input};
 
 use crate::config::{Config, TrackScriptRun};
 
@@ -172,17 +172,5 @@ fn spawn_scripts(scripts: &[TrackScriptRun], inputs: &mpsc::Sender<Input>) -> Ve
     scripts
         .iter()
         .map(|script| tokio::spawn(scripts::run(script.clone(), inputs.clone())))
-        .collect()
-}
-
-/// The driver's configuration for status: instance i's addresses as `address/prefix`.
-pub fn configured_vips(config: &DriverConfig) -> Vec<Vec<String>> {
-    config
-        .router
-        .instances
-        .iter()
-        .map(|i| {
-            i.virtual_addresses.iter().map(|v| format!("{}/{}", v.address, v.prefix_len)).collect()
-        })
         .collect()
 }

@@ -132,7 +132,7 @@ impl VirtualServerState {
     /// The state at start: real servers healthy unless alpha, then quorum as keepalived
     /// starts it (`init_service_vs`: quorum_up notify when the weights suffice, sorry
     /// server and quorum_down notify when they do not and there is a sorry server).
-    pub fn new(vs: &VirtualServer, _now: Instant) -> Self {
+    pub fn new(vs: &VirtualServer) -> Self {
         let servers: Vec<_> =
             vs.real_servers.iter().map(|rs| RealServerState::new(rs, vs.alpha)).collect();
         let mut state = VirtualServerState {
@@ -171,21 +171,24 @@ impl VirtualServerState {
         self.index.get(&key).map(|&i| self.servers[i].healthy)
     }
 
-    /// A check verdict for the real server `rs` (see [`checker::Change`]). Events for a
-    /// real server this virtual server no longer has, or that has no check, are stale
-    /// (a reload removed it) and ignored.
+    /// A check verdict for the real server `rs` (see [`checker::Change`]); whether
+    /// [`Self::desired`] changed with it (a first verdict that confirms the start state
+    /// changes nothing, and the kernel need not hear of it). Events for a real server
+    /// this virtual server no longer has, or that has no check, are stale (a reload
+    /// removed it) and ignored.
     pub fn check_event(
         &mut self,
         rs: RealServerKey,
         change: Change,
         report: &ProbeReport,
         at: SystemTime,
-        _now: Instant,
-    ) {
-        let Some(&i) = self.index.get(&rs) else { return };
+    ) -> bool {
+        let Some(&i) = self.index.get(&rs) else { return false };
         if self.servers[i].config.check.is_none() || self.stopped {
-            return;
+            return false;
         }
+        // Only this server and the quorum move: they are all `desired` can differ by.
+        let before = (self.sorry_active(), self.wanted_weight(&self.servers[i]));
         self.servers[i].last_check = Some(CheckRecord::new(report, at));
         match change {
             Change::Up { weight, .. } => {
@@ -209,15 +212,7 @@ impl VirtualServerState {
             Change::Weight(weight) => self.set_dynamic_weight(i, weight),
         }
         self.update_quorum();
-    }
-
-    /// A probe that changed nothing: only the last check result is recorded.
-    pub fn record_probe(&mut self, rs: RealServerKey, report: &ProbeReport, at: SystemTime) {
-        if let Some(&i) = self.index.get(&rs) {
-            if self.servers[i].config.check.is_some() {
-                self.servers[i].last_check = Some(CheckRecord::new(report, at));
-            }
-        }
+        before != (self.sorry_active(), self.wanted_weight(&self.servers[i]))
     }
 
     fn set_dynamic_weight(&mut self, i: usize, weight: Option<u32>) {

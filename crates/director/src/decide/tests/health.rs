@@ -142,13 +142,13 @@ fn events_for_unknown_or_unchecked_servers_are_ignored() {
 }
 
 #[test]
-fn record_probe_updates_only_the_last_check() {
-    let mut h = Harness::new(&vs(vec![rs(11, 1)]));
-    let wall = h.wall;
-    h.state.record_probe(key(11), &refused_report(), wall);
-    assert_eq!(h.table(), vec![(11, 1)]);
-    let status = h.state.status(&|_, _| true);
-    let last = status.real_servers[0].last_check.as_ref().unwrap();
-    assert!(!last.ok);
-    assert_eq!(last.error.as_deref(), Some("connection refused"));
+fn check_event_says_whether_the_wanted_entries_changed() {
+    let mut h = Harness::new(&vs(vec![rs(11, 1), rs(12, 1)]));
+    let first_up = Change::Up { weight: None, first: true };
+    assert!(!h.event(11, first_up, ok_report()), "a first verdict confirming up");
+    assert!(h.event(11, Change::Down { first: false }, refused_report()), "up -> down");
+    assert!(!h.event(11, Change::Down { first: false }, refused_report()), "still down");
+    assert!(h.event(12, Change::Weight(Some(5)), ok_report()), "dynamic weight");
+    assert!(!h.event(12, Change::Weight(Some(5)), ok_report()), "same weight");
+    assert!(!h.event(99, Change::Down { first: false }, refused_report()), "unknown server");
 }

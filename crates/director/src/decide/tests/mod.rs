@@ -82,7 +82,7 @@ impl Harness {
     fn new(config: &VirtualServer) -> Self {
         let now = Instant::now();
         Harness {
-            state: VirtualServerState::new(config, now),
+            state: VirtualServerState::new(config),
             now,
             wall: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         }
@@ -93,8 +93,8 @@ impl Harness {
         self.wall += by;
     }
 
-    fn event(&mut self, last: u8, change: Change, report: ProbeReport) {
-        self.state.check_event(key(last), change, &report, self.wall, self.now);
+    fn event(&mut self, last: u8, change: Change, report: ProbeReport) -> bool {
+        self.state.check_event(key(last), change, &report, self.wall)
     }
 
     fn up(&mut self, last: u8) {
