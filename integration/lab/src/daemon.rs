@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
-use testkit::directord::Directord;
+use testkit::directord::{status_at, wait_answering, Directord};
 use testkit::netns::Netns;
 use testkit::process::{Process, STOP_GRACE};
 
@@ -50,30 +50,16 @@ impl LabDirector {
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
-        let mut last = String::new();
-        let answered = testkit::wait::wait_until(START_TIMEOUT, || {
-            if !self.process.running() {
-                return true;
-            }
-            match self.status() {
-                Ok(_) => true,
-                Err(e) => {
-                    last = e;
-                    false
-                }
-            }
-        });
-        // `answered` with the process alive means a status came back.
-        if answered && self.process.running() {
-            return Ok(());
-        }
-        let exit = self.process.exit_status();
-        Err(format!(
-            "directord {} in {} not ready (exit {exit:?}, last status error: {last}); log:\n{}",
-            self.name,
-            self.netns,
-            self.log()
-        ))
+        let socket = self.socket();
+        wait_answering(&mut self.process, &socket, START_TIMEOUT).map_err(|last| {
+            let exit = self.process.exit_status();
+            format!(
+                "directord {} in {} not ready (exit {exit:?}, last status error: {last}); log:\n{}",
+                self.name,
+                self.netns,
+                self.log()
+            )
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -103,18 +89,7 @@ impl LabDirector {
 
     /// `directorctl status --json`, parsed.
     pub fn status(&self) -> Result<Status, String> {
-        let out = self.ctl(&["status", "--json"]);
-        if !out.status.success() {
-            return Err(format!(
-                "directorctl status ({}): {}: {}",
-                self.name,
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        serde_json::from_slice(&out.stdout).map_err(|e| {
-            format!("{} status JSON: {e}: {}", self.name, String::from_utf8_lossy(&out.stdout))
-        })
+        status_at(&self.socket()).map_err(|e| format!("{}: {e}", self.name))
     }
 
     /// Replaces the config file (the daemon reads it at the next reload).

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tempfile::TempDir;
 
@@ -84,6 +85,55 @@ impl InstanceStatus {
     }
 }
 
+/// `directorctl --socket SOCKET status --json`, parsed as `T` (the fields a caller
+/// reads). A unix socket path is reached from any network namespace.
+pub fn status_at<T: DeserializeOwned>(socket: &Path) -> Result<T, String> {
+    let (_, ctl) = Directord::binaries()?;
+    let out = std::process::Command::new(&ctl)
+        .arg("--socket")
+        .arg(socket)
+        .args(["status", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", ctl.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "directorctl status: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("status JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Waits up to `timeout` until the daemon `process` answers `status` on `socket`;
+/// `Err` with the last status error when it did not (or exited first).
+pub fn wait_answering(
+    process: &mut Process,
+    socket: &Path,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut last = String::new();
+    let answered = crate::wait::wait_until(timeout, || {
+        if !process.running() {
+            return true;
+        }
+        match status_at::<serde_json::Value>(socket) {
+            Ok(_) => true,
+            Err(e) => {
+                last = e;
+                false
+            }
+        }
+    });
+    if answered && process.running() {
+        Ok(())
+    } else {
+        Err(last)
+    }
+}
+
 #[derive(Debug)]
 pub struct Directord {
     process: Process,
@@ -121,49 +171,19 @@ impl Directord {
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
-        let mut last = String::new();
-        let ready = crate::wait::wait_until(START_TIMEOUT, || {
-            if !self.process.running() {
-                return true;
-            }
-            match self.status() {
-                Ok(_) => true,
-                Err(e) => {
-                    last = e;
-                    false
-                }
-            }
-        });
-        if !ready || !self.process.running() {
+        wait_answering(&mut self.process, &self.socket, START_TIMEOUT).map_err(|last| {
             let exit = self.process.exit_status();
-            return Err(format!(
+            format!(
                 "directord in {} not ready (exit {exit:?}, last status error: {last}); log:\n{}",
                 self.netns,
                 self.log()
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     /// `directorctl --socket S status --json`, parsed.
     pub fn status(&self) -> Result<Status, String> {
-        let (_, ctl) = Self::binaries()?;
-        // A unix socket path is reached from any network namespace.
-        let out = std::process::Command::new(&ctl)
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(["status", "--json"])
-            .output()
-            .map_err(|e| format!("{}: {e}", ctl.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "directorctl status: {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("status JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        status_at(&self.socket)
     }
 
     /// The state of `instance` ("MASTER", ...), or the status error.
