@@ -27,11 +27,15 @@ pub const NAT_SERVICE: &str = "web-nat";
 pub struct LabConfig {
     /// rs1..rs3's weights in the DR service (wrr).
     pub dr_weights: [u32; 3],
+    /// How many of rs1..rs3 the DR service has (a reload may remove the last ones).
+    pub dr_servers: usize,
+    /// The DR service's `drain_timeout`; the default (30 s) when `None`.
+    pub drain_timeout: Option<Duration>,
 }
 
 impl Default for LabConfig {
     fn default() -> Self {
-        LabConfig { dr_weights: [1, 2, 3] }
+        LabConfig { dr_weights: [1, 2, 3], dr_servers: 3, drain_timeout: None }
     }
 }
 
@@ -68,9 +72,10 @@ virtual_servers:
     quorum: 1
     sorry_server: {{address: {SORRY}, port: {DR_PORT}, forwarding: dr}}
     vrrp_instance: {INSTANCE}
-    check: {{type: tcp, delay_loop: {delay_loop}, connect_timeout: {connect}, retry: {RETRY}, delay_before_retry: {before_retry}}}
+{drain}    check: {{type: tcp, delay_loop: {delay_loop}, connect_timeout: {connect}, retry: {RETRY}, delay_before_retry: {before_retry}}}
     real_servers:
 ",
+            drain = self.drain_timeout.map(|d| format!("    drain_timeout: {}\n", ms(d))).unwrap_or_default(),
             id = lb + 1,
             priority = PRIORITY[lb],
             advert = ms(ADVERT_INTERVAL),
@@ -78,7 +83,7 @@ virtual_servers:
             connect = ms(CONNECT_TIMEOUT),
             before_retry = ms(DELAY_BEFORE_RETRY),
         );
-        for (addr, weight) in DR_REAL.iter().zip(self.dr_weights) {
+        for (addr, weight) in DR_REAL.iter().zip(self.dr_weights).take(self.dr_servers) {
             let _ = writeln!(y, "      - {{address: {addr}, port: {DR_PORT}, weight: {weight}}}");
         }
         let _ = write!(

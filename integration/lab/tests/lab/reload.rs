@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use lab_tests::config::{LabConfig, DELAY_LOOP, SLACK};
+use lab_tests::http;
 use lab_tests::status::Status;
 use lab_tests::topology::dr_service;
 use lab_tests::{Expect, Rig};
@@ -102,7 +103,7 @@ fn s6_bad_reload_is_refused_and_the_running_config_serves() {
 
     // A good reload applies: weights 3/2/1, lb1 stays MASTER (no VRRP transition).
     let transitions = rig.status(0).vrrp_instances[0].counters.transitions;
-    rig.config = LabConfig { dr_weights: [3, 2, 1] };
+    rig.config = LabConfig { dr_weights: [3, 2, 1], ..LabConfig::default() };
     for lb in 0..2 {
         let d = rig.director(lb);
         d.write_config(&rig.config.yaml(lb));
@@ -150,4 +151,46 @@ fn s6_bad_reload_is_refused_and_the_running_config_serves() {
     rig.note(&format!("SIGHUP with weights 1/2/3 applied in {took:?}"));
     split_by(&rig, "DR after a good SIGHUP", [1, 2, 3]);
     rig.note(&format!("done in {:.3}s", t0.elapsed().as_secs_f64()));
+}
+
+/// A reload that removes a real server drains it: weight 0 (no new connections, the
+/// established ones finish) until `drain_timeout`, then it leaves the table; new
+/// requests meanwhile go to the others only.
+#[test]
+#[ignore = "runs inside the IPVS VM: scripts/vm-lab.sh"]
+fn s10_a_reload_removing_a_real_server_drains_it() {
+    require_vm();
+    let mut rig = Rig::start("s10");
+    let drain = Duration::from_secs(3);
+    rig.config = LabConfig { dr_servers: 2, drain_timeout: Some(drain), ..LabConfig::default() };
+    let service = dr_service().to_string();
+    let lb1 = rig.director(0);
+    lb1.write_config(&rig.config.yaml(0));
+    let out = lb1.reload();
+    let t0 = Instant::now();
+    if !out.status.success() {
+        rig.fail(&format!("reload: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let dests = rig.kernel_table(0).dests(&service);
+    let rs3 = "192.0.2.23:80";
+    if !dests.iter().any(|(addr, weight)| addr == rs3 && *weight == 0) {
+        rig.fail(&format!("rs3 not draining (weight 0) right after the reload: {dests:?}"));
+    }
+    rig.note(&format!("rs3 draining with weight 0: {dests:?}"));
+    let tally = http::requests(&rig.lab.client, dr_service(), 30);
+    if !tally.all_from(&["rs1", "rs2"]) || tally.ok() != 30 {
+        rig.fail(&format!("requests while rs3 drains: {tally}"));
+    }
+    let took = rig.time_until("rs3 gone after its drain", drain + SLACK * 2, || {
+        !rig.kernel_table(0).dests(&service).iter().any(|(addr, _)| addr == rs3)
+    });
+    let since_reload = t0.elapsed();
+    if since_reload + Duration::from_millis(500) < drain {
+        rig.fail(&format!(
+            "rs3 left {since_reload:?} after the reload, before its {drain:?} drain"
+        ));
+    }
+    rig.note(&format!(
+        "rs3 left the table {took:?} into the wait, {since_reload:?} after the reload"
+    ));
 }
