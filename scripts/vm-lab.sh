@@ -15,7 +15,7 @@ bins=$(cargo build --release --locked -p director --bin directord --bin director
 directord=$(grep '/directord$' <<<"$bins" || true)
 directorctl=$(grep '/directorctl$' <<<"$bins" || true)
 lab=$(cargo test --release --locked -p lab-tests --test lab --no-run --message-format=json \
-    | executables | tail -n 1)
+    | grep -F '"kind":["test"]' | grep -F '"name":"lab"' | executables | tail -n 1)
 for f in "$directord" "$directorctl" "$lab"; do
     [[ -x $f ]] || { echo "vm-lab: a binary was not built (directord '$directord', directorctl '$directorctl', lab '$lab')" >&2; exit 1; }
 done

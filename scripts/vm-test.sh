@@ -9,7 +9,9 @@ cargo build --release --locked -p director --bin directorctl
 # The path of an integration test binary, built in release mode.
 test_binary() {
     local bin
+    # The bins are built too (integration tests may run them): keep the test target's line.
     bin=$(cargo test --release --locked -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null \
+        | grep -F '"kind":["test"]' | grep -F "\"name\":\"$2\"" \
         | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
     [[ -x $bin ]] || { echo "vm-test: test binary $1/$2 not found" >&2; exit 1; }
     printf '%s\n' "$bin"
