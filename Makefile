@@ -1,7 +1,7 @@
 # The two commands: `make demo` (the main job) and `make test` (every test).
 CARGO ?= cargo
 
-.PHONY: all build test lint unit vm-test vm-lab demo bench deps clean
+.PHONY: all build test lint unit vm-test vm-lab demo demo-ipvs bench deps clean
 
 all: build
 
@@ -34,8 +34,13 @@ vm-lab: deps
 
 test: deps lint unit vm-test vm-lab
 
+# The lab story in the VM: two directors, three real servers, a sorry server.
 demo: deps
 	scripts/demo.sh
+
+# The IPVS table alone: directorctl ipvs restore/list/save against ipvsadm.
+demo-ipvs: deps
+	scripts/demo-ipvs.sh
 
 bench: deps
 	scripts/bench.sh

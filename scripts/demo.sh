@@ -1,10 +1,34 @@
 #!/usr/bin/env bash
-# `make demo`: until the full lab demo exists, the IPVS table demo in the VM.
+# `make demo`: the main job in one run. Builds directord, directorctl and the lab's
+# demo program, boots the IPVS VM and plays the story with etc/demo/lb1.yaml and
+# lb2.yaml (integration/lab/src/demo): two directors with a VIP, three real servers
+# and a sorry server; failures, failover and recovery, with `directorctl status` at
+# each step and a timeline at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
 scripts/vm/prepare.sh
-cargo build --release --locked -p director --bin directorctl
-exec integration/vm/run.sh --timeout 600 \
-    --file target/release/directorctl:/bin/directorctl \
-    --file etc/ipvs-demo.sav:/opt/ipvs-demo.sav \
+
+# The executables cargo reports (honours CARGO_TARGET_DIR).
+executables() { grep -o '"executable":"[^"]*"' | cut -d'"' -f4; }
+bins=$(cargo build --release --locked -p director --bin directord --bin directorctl \
+    -p lab-tests --bin lab-demo --message-format=json | executables)
+directord=$(grep '/directord$' <<<"$bins" || true)
+directorctl=$(grep '/directorctl$' <<<"$bins" || true)
+demo=$(grep '/lab-demo$' <<<"$bins" || true)
+for f in "$directord" "$directorctl" "$demo"; do
+    [[ -x $f ]] || { echo "demo: a binary was not built (directord '$directord', directorctl '$directorctl', lab-demo '$demo')" >&2; exit 1; }
+done
+# iproute2 from the host: busybox ip cannot do `ip netns`.
+ip=$(readlink -f "$(PATH=/usr/sbin:/sbin:$PATH command -v ip)")
+
+# veth and bridge make the lab's LAN.
+export VM_EXTRA_MODULES="veth bridge${VM_EXTRA_MODULES:+ $VM_EXTRA_MODULES}"
+exec integration/vm/run.sh --timeout "${VM_DEMO_TIMEOUT:-600}" \
+    --file "$directord:/opt/directord" \
+    --file "$directorctl:/opt/directorctl" \
+    --file "$demo:/opt/lab-demo" \
+    --file "$ip:/usr/local/sbin/ip" \
+    --file etc/demo/lb1.yaml:/opt/demo/lb1.yaml \
+    --file etc/demo/lb2.yaml:/opt/demo/lb2.yaml \
     integration/vm/demo.sh

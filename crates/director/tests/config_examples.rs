@@ -8,17 +8,36 @@ use director::config::Config;
 #[test]
 fn every_example_in_etc_loads() {
     let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&etc).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            if let Err(e) = Config::load(&path) {
-                panic!("{}:\n{e}", path.display());
+    let mut pending = vec![etc.clone()];
+    let mut checked = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                if let Err(e) = Config::load(&path) {
+                    panic!("{}:\n{e}", path.display());
+                }
+                checked.push(path);
             }
-            checked += 1;
         }
     }
-    assert!(checked >= 1, "no etc/*.yaml found in {}", etc.display());
+    // etc/director.yaml, etc/vrrp-only.yaml and the demo's two, at least.
+    assert!(checked.len() >= 4, "etc/ examples found: {checked:?}");
+    assert!(checked.iter().any(|p| p.ends_with("demo/lb2.yaml")), "{checked:?}");
+}
+
+#[test]
+fn the_demo_directors_differ_in_id_and_priority_only() {
+    let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/demo");
+    let [lb1, lb2] = ["lb1.yaml", "lb2.yaml"].map(|f| Config::load(&etc.join(f)).unwrap());
+    assert_eq!((lb1.director.id.as_str(), lb2.director.id.as_str()), ("lb1", "lb2"));
+    assert_eq!((lb1.vrrp.instances[0].priority, lb2.vrrp.instances[0].priority), (150, 100));
+    let mut same = lb2.clone();
+    same.director.id = lb1.director.id.clone();
+    same.vrrp.instances[0].priority = lb1.vrrp.instances[0].priority;
+    assert_eq!(same, lb1);
 }
 
 #[test]

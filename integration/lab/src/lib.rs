@@ -9,12 +9,14 @@
 //! * [`config`]: the directors' YAML and check timings; [`daemon`]: directord there.
 //! * [`ipvsadm`]: `ipvsadm -Ln` read back; [`status`]: the status JSON.
 //! * [`rig`]: the lab with both directors, and waiting for an expected state.
+//! * [`demo`]: the story `make demo` plays (bin `lab-demo`).
 //!
 //! The tests (tests/lab) are `#[ignore]`d: they need root, iproute2 and a kernel with
 //! IPVS, which only the VM has. `integration/vm/lab.sh` runs them with `--ignored`.
 
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod http;
 pub mod ipvsadm;
 pub mod rig;
