@@ -94,3 +94,46 @@ fn the_documented_example_shows_dr_nat_fwmark_sorry_server_and_checks() {
         }
     }
 }
+
+/// Each topology example of etc/ has what its header comment promises.
+#[test]
+fn the_topology_examples_show_their_topologies() {
+    use checker::CheckKind;
+    use ipvs::Forwarding;
+
+    let etc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc");
+    let load = |f: &str| Config::load(&etc.join(f)).unwrap();
+
+    let nginx = load("vrrp-nginx-track-script.yaml");
+    assert!(nginx.virtual_servers.is_empty());
+    let vi = &nginx.vrrp.instances[0];
+    assert_eq!(vi.track_scripts.len(), 1);
+    let script = &nginx.vrrp.scripts[0];
+    // 150 - 60 falls below the peer's 100.
+    assert_eq!(i32::from(vi.priority) + script.weight, 90);
+
+    let dr = load("lvs-dr-tcp.yaml");
+    let web = &dr.virtual_servers[0];
+    assert!(web.real_servers.iter().all(|rs| rs.destination.forwarding == Forwarding::Route
+        && matches!(rs.check.as_ref().unwrap().kind, CheckKind::Tcp)));
+    assert_eq!(web.vrrp_instance.as_deref(), Some("VI_1"));
+
+    let nat = load("lvs-nat-http-sorry.yaml");
+    let shop = &nat.virtual_servers[0];
+    assert!(shop.sorry_server.is_some());
+    assert!(shop.real_servers.iter().all(|rs| rs.destination.forwarding == Forwarding::Masq
+        && matches!(rs.check.as_ref().unwrap().kind, CheckKind::Http(_))));
+    assert_eq!(nat.vrrp.sync_groups[0].instances, ["VI_outside", "VI_inside"]);
+
+    let dual = load("dual-master.yaml");
+    let prio: Vec<u8> = dual.vrrp.instances.iter().map(|i| i.priority).collect();
+    assert_eq!(prio, [150, 100]);
+    let owners: Vec<_> =
+        dual.virtual_servers.iter().map(|vs| vs.vrrp_instance.as_deref().unwrap()).collect();
+    assert_eq!(owners, ["VI_1", "VI_2"]);
+
+    let unicast = load("unicast-peers.yaml");
+    let vi = &unicast.vrrp.instances[0];
+    assert!(!vi.preempt && vi.password.is_some());
+    assert_eq!(vi.unicast.as_ref().unwrap().peers.len(), 1);
+}
