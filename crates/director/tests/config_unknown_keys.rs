@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
-//! Unknown keys are errors in every table, naming the key and where it is.
+//! Unknown keys are errors in every table, naming the key and where it is; and every
+//! key the error lists is in docs/config-reference.md, under its table's heading.
 
 use director::config::{Config, ConfigError};
 
@@ -74,11 +75,13 @@ virtual_servers:
           connect_timeout: 3s
 ";
 
-fn check_rejected(after_line: usize, indent: usize, table_path: &str) {
-    check_rejected_in(BASE, after_line, indent, table_path);
+fn check_rejected(after_line: usize, indent: usize, table_path: &str) -> String {
+    check_rejected_in(BASE, after_line, indent, table_path)
 }
 
-fn check_rejected_in(base: &str, after_line: usize, indent: usize, table_path: &str) {
+/// Checks the error of an unknown key inserted after `after_line`; returns its message,
+/// which lists the table's keys.
+fn check_rejected_in(base: &str, after_line: usize, indent: usize, table_path: &str) -> String {
     let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
     lines.insert(after_line, format!("{}bogus_key: 1", " ".repeat(indent)));
     let text = lines.join("\n");
@@ -95,6 +98,37 @@ fn check_rejected_in(base: &str, after_line: usize, indent: usize, table_path: &
         indent + 1
     );
     assert!(shown.starts_with(&want), "{shown}");
+    e.message.clone()
+}
+
+/// The keys serde lists after "expected" in an unknown-field message.
+fn listed_keys(message: &str) -> Vec<String> {
+    let (_, list) = message.split_once("expected").unwrap();
+    list.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// docs/config-reference.md's section under `heading` (up to the next heading) names
+/// every key of the table, as `key`.
+fn check_documented(heading: &str, message: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config-reference.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc
+        .lines()
+        .position(|l| l.starts_with('#') && l.contains(heading))
+        .unwrap_or_else(|| panic!("{}: no heading with {heading}", path.display()));
+    let section: Vec<&str> =
+        doc.lines().skip(start + 1).take_while(|l| !l.starts_with('#')).collect();
+    let section = section.join("\n");
+    let keys = listed_keys(message);
+    assert!(!keys.is_empty(), "{message}");
+    for key in keys {
+        assert!(
+            section.contains(&format!("`{key}`")),
+            "{}: section {heading} does not document `{key}`",
+            path.display()
+        );
+    }
 }
 
 #[test]
@@ -104,24 +138,31 @@ fn the_base_document_is_valid() {
 
 #[test]
 fn unknown_keys_in_every_table() {
+    // (line, indent, table, its section in docs/config-reference.md)
     let cases = [
-        (2, 2, "director"),
-        (3, 2, "vrrp"),
-        (6, 6, "vrrp.scripts.chk"),
-        (8, 6, "vrrp.instances[0]"),
-        (12, 8, "vrrp.instances[0].authentication"),
-        (15, 8, "vrrp.instances[0].unicast"),
-        (17, 10, "vrrp.instances[0].virtual_addresses[0]"),
-        (20, 8, "vrrp.instances[0].track"),
-        (21, 12, "vrrp.instances[0].track.interfaces[0]"),
-        (24, 12, "vrrp.instances[0].track.scripts[0]"),
-        (26, 8, "vrrp.instances[0].notify"),
-        (28, 8, "vrrp.instances[0].garp"),
-        (31, 6, "vrrp.sync_groups[0]"),
-        (33, 8, "vrrp.sync_groups[0].notify"),
+        (2, 2, "director", "## `director`"),
+        (3, 2, "vrrp", "## `vrrp`"),
+        (6, 6, "vrrp.scripts.chk", "`vrrp.scripts.NAME`"),
+        (8, 6, "vrrp.instances[0]", "`vrrp.instances[N]`"),
+        (12, 8, "vrrp.instances[0].authentication", "`vrrp.instances[N].authentication`"),
+        (15, 8, "vrrp.instances[0].unicast", "`vrrp.instances[N].unicast`"),
+        (
+            17,
+            10,
+            "vrrp.instances[0].virtual_addresses[0]",
+            "`vrrp.instances[N].virtual_addresses[M]`",
+        ),
+        (20, 8, "vrrp.instances[0].track", "`vrrp.instances[N].track`"),
+        (21, 12, "vrrp.instances[0].track.interfaces[0]", "`vrrp.instances[N].track`"),
+        (24, 12, "vrrp.instances[0].track.scripts[0]", "`vrrp.instances[N].track`"),
+        (26, 8, "vrrp.instances[0].notify", "`vrrp.instances[N].notify`"),
+        (28, 8, "vrrp.instances[0].garp", "`vrrp.instances[N].garp`"),
+        (31, 6, "vrrp.sync_groups[0]", "`vrrp.sync_groups[N]`"),
+        (33, 8, "vrrp.sync_groups[0].notify", "`vrrp.instances[N].notify`"),
     ];
-    for (after_line, indent, path) in cases {
-        check_rejected(after_line, indent, path);
+    for (after_line, indent, path, heading) in cases {
+        let message = check_rejected(after_line, indent, path);
+        check_documented(heading, &message);
     }
 }
 
@@ -134,18 +175,20 @@ fn the_virtual_server_base_document_is_valid() {
 
 #[test]
 fn unknown_keys_in_every_virtual_server_table() {
+    // (line, indent, table, its section in docs/config-reference.md)
     let cases = [
-        (3, 4, "director.ipvs_sync_daemon"),
-        (10, 4, "virtual_servers[0]"),
-        (13, 6, "virtual_servers[0].persistence"),
-        (16, 6, "virtual_servers[0].sorry_server"),
-        (19, 6, "virtual_servers[0].check"),
-        (21, 10, "virtual_servers[0].check.urls[0]"),
-        (24, 8, "virtual_servers[0].real_servers[0]"),
-        (27, 10, "virtual_servers[0].real_servers[0].check"),
+        (3, 4, "director.ipvs_sync_daemon", "`director.ipvs_sync_daemon`"),
+        (10, 4, "virtual_servers[0]", "## `virtual_servers[N]`"),
+        (13, 6, "virtual_servers[0].persistence", "`virtual_servers[N].persistence`"),
+        (16, 6, "virtual_servers[0].sorry_server", "`virtual_servers[N].sorry_server`"),
+        (19, 6, "virtual_servers[0].check", "### `check`"),
+        (21, 10, "virtual_servers[0].check.urls[0]", "`check.urls[K]`"),
+        (24, 8, "virtual_servers[0].real_servers[0]", "`virtual_servers[N].real_servers[M]`"),
+        (27, 10, "virtual_servers[0].real_servers[0].check", "### `check`"),
     ];
-    for (after_line, indent, path) in cases {
-        check_rejected_in(VS_BASE, after_line, indent, path);
+    for (after_line, indent, path, heading) in cases {
+        let message = check_rejected_in(VS_BASE, after_line, indent, path);
+        check_documented(heading, &message);
     }
 }
 
