@@ -166,8 +166,10 @@ impl Demo {
             self.plan.removal_bound + SLACK,
             |d| d.traffic().first_answer_from("sorry", killed).is_some(),
         )?;
+        let failed = tally(&self.traffic().between(killed, killed + took)).errors.len();
         self.event(&format!(
-            "the sorry server answers, {} after the last real server died",
+            "the sorry server answers, {} after the last real server died ({failed} requests \
+             refused meanwhile)",
             secs(took)
         ));
         self.show(0);
@@ -249,7 +251,12 @@ impl Demo {
             self.wait("lb1 MASTER with the rules again, lb2 BACKUP with none", bound, |d| {
                 d.owns(0, n, true) && d.holds_nothing(1)
             })?;
-        self.event(&format!("lb1 is MASTER again, lb2 let go, {} after the restart", secs(took)));
+        let failed = tally(&self.traffic().between(restarted, restarted + took)).errors.len();
+        self.event(&format!(
+            "lb1 is MASTER again, lb2 let go, {} after the restart ({failed} requests failed \
+             meanwhile)",
+            secs(took)
+        ));
         std::thread::sleep(Duration::from_secs(1));
         let after = self.traffic().tally_since(restarted + took);
         println!("requests since: {after}");
