@@ -187,8 +187,14 @@ pub(crate) fn quote(text: &str) -> String {
     let safe_chars = text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./@+:-".contains(&b));
     let first_ok =
         text.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b"_/".contains(&b));
+    let digits = text.trim_start_matches(['+', '-']);
+    let radix = ["0x", "0o", "0b"].iter().any(|p| digits.starts_with(p));
+    // YAML 1.1 also reads 1_000 and 1:30 (sexagesimal) as numbers; 200-299 is kept
+    // quoted for the reader's sake.
     let number_like = text.parse::<f64>().is_ok()
-        || text.bytes().all(|b| b.is_ascii_hexdigit() || b"xXoObB_:+-.".contains(&b));
+        || radix
+        || text.bytes().all(|b| b.is_ascii_digit() || b"_:-".contains(&b))
+        || (text.contains(':') && text.bytes().all(|b| b.is_ascii_digit() || b"_:.".contains(&b)));
     const RESERVED: [&str; 12] =
         ["true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "infinity"];
     let reserved = RESERVED.contains(&text.to_ascii_lowercase().as_str());
@@ -205,10 +211,14 @@ mod tests {
 
     #[test]
     fn quoting_keeps_strings_strings() {
-        for plain in ["eth0", "/usr/bin/killall", "192.0.2.1/24", "eth0:1", "VI_1", "5s"] {
+        for plain in
+            ["eth0", "/usr/bin/killall", "192.0.2.1/24", "eth0:1", "VI_1", "5s", "192.0.2.1"]
+        {
             assert_eq!(quote(plain), plain);
         }
-        for quoted in ["-0", "1111", "yes", "a b", "#x", "", "0x1f", "1e3", "200-299", "a:"] {
+        for quoted in
+            ["-0", "1111", "yes", "a b", "#x", "", "0x1f", "1e3", "200-299", "a:", "1_000", "1:30"]
+        {
             assert!(quote(quoted).starts_with('"'), "{quoted}");
             let back: String = serde_yaml::from_str(&quote(quoted)).unwrap();
             assert_eq!(back, quoted);
