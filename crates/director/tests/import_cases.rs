@@ -191,4 +191,12 @@ fn syntax_and_value_errors_name_file_line_and_column() {
     assert_eq!(err(&bad), "k.conf:5:16: 'virtual_server' needs an IP address, got \"192.0.2.300\"");
     let bad = "virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 {\n  weight x\n }\n}\n";
     assert_eq!(err(bad), "k.conf:3:10: 'weight' needs a whole number, got \"x\"");
+    // keepalived would give the block to `weight` and drop the check: an error here.
+    let bad = "virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 { weight 2 TCP_CHECK {\n }\n }\n}\n";
+    assert_eq!(err(bad), "k.conf:2:29: 'weight' takes no block (a keyword missing a line break?)");
+    let bad = "virtual_server 192.0.2.1 80 {\n delay_loop 5 lb_algo rr\n}\n";
+    assert_eq!(
+        err(bad),
+        "k.conf:2:15: 'delay_loop' takes one value, got 3 (a keyword missing a line break?)"
+    );
 }

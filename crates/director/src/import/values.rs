@@ -15,6 +15,49 @@ pub(crate) struct Ctx {
     pub errors: Vec<SourceError>,
 }
 
+/// Blocks whose heads carry values read with [`Ctx::arg`].
+const BLOCK_WITH_VALUES: [&str; 2] = ["virtual_server", "real_server"];
+
+/// Keywords followed by exactly one value.
+const SINGLE_VALUE: [&str; 36] = [
+    "router_id",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "version",
+    "state",
+    "preempt_delay",
+    "auth_type",
+    "auth_pass",
+    "delay_loop",
+    "connect_timeout",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "warmup",
+    "virtualhost",
+    "lb_algo",
+    "lvs_sched",
+    "protocol",
+    "quorum",
+    "hysteresis",
+    "uthreshold",
+    "lthreshold",
+    "connect_ip",
+    "connect_port",
+    "bindto",
+    "bind_to",
+    "path",
+    "digest",
+    "misc_timeout",
+    "regex",
+];
+
 /// keepalived's largest timer (TIMER_MAX_SEC is a day and more; the YAML takes a year).
 const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
@@ -89,6 +132,24 @@ impl Ctx {
 
     /// Argument `index` (1 is the first after the keyword), or an error that it is missing.
     pub(crate) fn arg<'a>(&mut self, node: &'a Node, index: usize) -> Option<&'a str> {
+        // keepalived reads one statement per line piece: `weight 2 TCP_CHECK {` makes
+        // the block weight's, and words after a single value are ignored. Neither is
+        // passed over in silence here.
+        if node.block.is_some() && !BLOCK_WITH_VALUES.contains(&node.keyword()) {
+            let message =
+                format!("'{}' takes no block (a keyword missing a line break?)", node.keyword());
+            self.error(node, 0, message);
+            return None;
+        }
+        if index == 1 && SINGLE_VALUE.contains(&node.keyword()) && node.words.len() > 2 {
+            let message = format!(
+                "'{}' takes one value, got {} (a keyword missing a line break?)",
+                node.keyword(),
+                node.words.len() - 1
+            );
+            self.error(node, 2, message);
+            return None;
+        }
         match node.words.get(index) {
             Some(word) => Some(&word.text),
             None => {
@@ -198,6 +259,11 @@ impl Ctx {
 
     /// An optional on/off argument (keepalived's <BOOL>; no argument means on).
     pub(crate) fn flag(&mut self, node: &Node) -> Option<bool> {
+        if node.block.is_some() || node.words.len() > 2 {
+            let message = format!("'{}' takes at most one word and no block", node.keyword());
+            self.error(node, 0, message);
+            return None;
+        }
         match node.words.get(1).map(|w| w.text.to_ascii_lowercase()) {
             None => Some(true),
             Some(text) => match text.as_str() {
