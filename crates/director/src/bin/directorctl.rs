@@ -41,6 +41,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert a keepalived.conf (and what it includes) to this YAML, on stdout or in
+    /// --output. What is not carried over is listed on stderr and commented in the YAML
+    /// (exit 0; 1 on errors; 2 with --strict when something was not carried over).
+    ImportKeepalived {
+        file: PathBuf,
+        /// Write the YAML here instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Exit 2 when some keyword was not carried over.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Make the daemon re-read its configuration file; a file that fails validation is
     /// refused with its errors (exit 1) and the running configuration stays.
     Reload {
@@ -230,6 +242,9 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::ImportKeepalived { file, output, strict } => {
+            return import_keepalived(&file, output.as_deref(), strict);
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             match ctl::config::check(&file, &mut stdout, &mut io::stderr().lock()) {
                 Ok(true) => Ok(()),
@@ -246,4 +261,35 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+fn import_keepalived(
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+    strict: bool,
+) -> ExitCode {
+    let conversion = match director::import::convert(file) {
+        Ok(conversion) => conversion,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in &conversion.warnings {
+        eprintln!("{warning}");
+    }
+    let written = match output {
+        Some(path) => std::fs::write(path, &conversion.yaml)
+            .map_err(|e| format!("directorctl: {}: {e}", path.display())),
+        None => io::Write::write_all(&mut io::stdout().lock(), conversion.yaml.as_bytes())
+            .map_err(|e| format!("directorctl: writing the YAML: {e}")),
+    };
+    if let Err(message) = written {
+        eprintln!("{message}");
+        return ExitCode::from(1);
+    }
+    if strict && conversion.dropped_anything() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
