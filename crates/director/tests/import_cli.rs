@@ -26,7 +26,7 @@ fn a_sample_converts_and_passes_config_check() {
     std::fs::write(&yaml, &out.stdout).unwrap();
     let check = directorctl(&["config", "check", yaml.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
-    assert!(text(&check.stdout).contains("1 virtual servers, 2 real servers"));
+    assert!(text(&check.stdout).contains("1 virtual server, 2 real servers"));
 
     // --output writes the same YAML to a file and nothing to stdout.
     let written = dir.path().join("o.yaml");

@@ -21,14 +21,14 @@ pub fn check(file: &Path, out: &mut impl Write, errors: &mut impl Write) -> Resu
             let services = config.virtual_servers.len();
             let real_servers: usize =
                 config.virtual_servers.iter().map(|vs| vs.real_servers.len()).sum();
-            let summary = if services == 0 {
-                format!("{instances} vrrp instances")
-            } else {
-                format!(
-                    "{instances} vrrp instances, {services} virtual servers, \
-                     {real_servers} real servers"
-                )
-            };
+            let mut summary = count(instances, "vrrp instance");
+            if services > 0 {
+                summary.push_str(&format!(
+                    ", {}, {}",
+                    count(services, "virtual server"),
+                    count(real_servers, "real server")
+                ));
+            }
             writeln!(out, "{}: ok ({summary})", file.display())
                 .map_err(|err| CtlError::Io { what: "writing the result".into(), err })?;
             Ok(true)
@@ -38,6 +38,15 @@ pub fn check(file: &Path, out: &mut impl Write, errors: &mut impl Write) -> Resu
                 .map_err(|err| CtlError::Io { what: "writing the errors".into(), err })?;
             Ok(false)
         }
+    }
+}
+
+/// `1 real server`, `3 real servers`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
@@ -59,7 +68,7 @@ mod tests {
     #[test]
     fn good_file_prints_a_summary() {
         let text = "vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 1}\n";
-        assert_eq!(run(text), (true, "F: ok (1 vrrp instances)\n".into(), String::new()));
+        assert_eq!(run(text), (true, "F: ok (1 vrrp instance)\n".into(), String::new()));
     }
 
     #[test]
@@ -68,7 +77,7 @@ mod tests {
                     initial_state: master, preempt: false}\n";
         let (ok, out, err) = run(text);
         assert!(ok);
-        assert_eq!(out, "F: ok (1 vrrp instances)\n");
+        assert_eq!(out, "F: ok (1 vrrp instance)\n");
         assert!(
             err.starts_with("F: warning: vrrp.instances[0].initial_state: master preempts"),
             "{err}"
