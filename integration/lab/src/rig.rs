@@ -23,6 +23,10 @@ pub const POLL: Duration = Duration::from_millis(50);
 pub const FAST_POLL: Duration = Duration::from_millis(10);
 /// How often the kernel updates the counters ipvsadm --stats shows.
 pub const STATS_TICK: Duration = Duration::from_secs(2);
+/// How long a read of those counters waits for the expected total: a few ticks, since
+/// the estimator's kernel thread runs late on a loaded TCG host (a CI run once saw 4 s
+/// not be enough). The wait ends as soon as the total is there.
+pub const STATS_SETTLE: Duration = Duration::from_secs(10);
 /// Startup: both daemons up, VRRP settled (lb1 waits out its master-down timer as
 /// BACKUP first), every real server checked once.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -239,7 +243,7 @@ impl Rig {
         let t0 = Instant::now();
         loop {
             let now = self.ipvs_conns(lb);
-            if now.total_since(before, service) >= total || t0.elapsed() > STATS_TICK * 2 {
+            if now.total_since(before, service) >= total || t0.elapsed() > STATS_SETTLE {
                 return now;
             }
             std::thread::sleep(POLL * 4);
