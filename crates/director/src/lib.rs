@@ -8,3 +8,4 @@ pub mod daemon;
 pub mod decide;
 pub mod duration;
 pub mod reconcile;
+pub mod supervise;
