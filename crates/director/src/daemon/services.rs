@@ -461,7 +461,7 @@ fn drain_actions(state: &mut VirtualServerState) {
         let vs = state.name();
         match action {
             Action::Notify { argv, why } => notify::spawn(vs, &why, &argv),
-            Action::Log { level, message } => level.log(vs, &message),
+            Action::Log { level, message, fields } => level.log(vs, &message, &fields),
         }
     }
 }

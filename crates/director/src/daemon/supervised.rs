@@ -152,7 +152,7 @@ impl ServicesBeats {
             Some(stall) if self.stalled != Some(stall.check) => {
                 tracing::error!(
                     event = "check_stalled",
-                    target = %stall.target,
+                    check_target = %stall.target,
                     phase = stall.phase,
                     overdue_ms = stall.overdue.as_millis() as u64,
                     "checks: the check of {} is stuck {} ({} ms past its deadline)",
