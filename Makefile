@@ -17,12 +17,15 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked --features director/fault-injection -- -D warnings
 	$(CARGO) build --manifest-path crates/vrrp/fuzz/Cargo.toml --locked
 
 # DIRECTOR_REQUIRE_NGINX=1 / DIRECTOR_REQUIRE_NETNS=1: the nginx and network-namespace
-# tests fail, not skip, without nginx or without root and iproute2.
+# tests fail, not skip, without nginx or without root and iproute2. The
+# fault-injection feature builds the watchdog hang tests (crates/director/tests/
+# watchdog_hang.rs) and their hooks into these test binaries only.
 unit:
-	DIRECTOR_REQUIRE_NGINX=1 DIRECTOR_REQUIRE_NETNS=1 $(CARGO) test --workspace --locked
+	DIRECTOR_REQUIRE_NGINX=1 DIRECTOR_REQUIRE_NETNS=1 $(CARGO) test --workspace --locked --features director/fault-injection
 
 # IPVS against a real kernel: crates/ipvs kernel tests and the ipvsadm cross-check.
 vm-test: deps

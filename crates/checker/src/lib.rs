@@ -8,6 +8,8 @@
 //! This crate opens no sockets but the checked connections and knows nothing of
 //! IPVS.
 
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod outcome;
 pub mod probe;
 pub mod scheduler;
@@ -18,7 +20,7 @@ pub mod tls;
 
 pub use outcome::{Failure, Outcome, ProbeReport};
 pub use probe::{NetProber, Prober};
-pub use scheduler::{CheckId, CheckStatus, Event, Scheduler, SchedulerConfig};
+pub use scheduler::{CheckId, CheckStatus, Event, Scheduler, SchedulerConfig, StalledCheck};
 pub use spec::{CheckKind, CheckSpec, Digest, HttpCheck, MiscCheck, Target, Timing, UrlCheck};
 pub use state::Change;
 pub use status_codes::StatusCodes;

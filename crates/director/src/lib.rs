@@ -9,3 +9,4 @@ pub mod decide;
 pub mod duration;
 pub mod import;
 pub mod reconcile;
+pub mod supervise;

@@ -9,12 +9,15 @@
 //! * Shared: subscribers whose specs are equal share one probe and one state
 //!   machine; each hears every change.
 //! * Watched: a probe that overruns its budget is a failure (`Failure::Hung`),
-//!   never a silent stall.
+//!   never a silent stall; and a check that still makes no progress (a timer that
+//!   never fires, a probe that never ends) shows in [`Scheduler::stalled`].
 
 mod histogram;
 mod task;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stalled;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,6 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 pub use histogram::{Histogram, Snapshot as HistogramSnapshot};
 
@@ -107,6 +111,32 @@ struct SharedInner<K> {
     last_at: Option<SystemTime>,
     probes: u64,
     failed_probes: u64,
+    /// Where the check's task is, to tell a stalled task from a waiting one.
+    phase: Phase,
+}
+
+/// What a check's task is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Asleep until its next probe is due.
+    Waiting { until: Instant },
+    /// Waiting for a probe slot (`max_concurrent`): the slots' holders are watched.
+    Queued,
+    /// Probing since `since`, which must end within `budget`.
+    Probing { since: Instant, budget: Duration },
+}
+
+/// A check whose task makes no progress: asleep past its deadline, or probing past
+/// its budget, by more than the grace given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalledCheck {
+    pub check: CheckId,
+    /// `address:port` of the checked target.
+    pub target: String,
+    /// "waiting" or "probing".
+    pub phase: &'static str,
+    /// Past the deadline (grace included).
+    pub overdue: Duration,
 }
 
 impl<K> Shared<K> {
@@ -262,6 +292,29 @@ where
         self.stats.clone()
     }
 
+    /// The most overdue check whose task is stuck: asleep more than `grace` past its
+    /// deadline (its timer did not fire), or probing more than `grace` past its
+    /// budget (the probe neither ended nor timed out). `None` while every check
+    /// progresses. A daemon's watchdog asks this: a hung check must stop the pings.
+    pub fn stalled(&self, now: Instant, grace: Duration) -> Option<StalledCheck> {
+        let mut worst: Option<StalledCheck> = None;
+        for running in self.checks.values() {
+            let deadline = match running.shared.lock().phase {
+                Phase::Waiting { until } => ("waiting", until),
+                Phase::Probing { since, budget } => ("probing", since + budget),
+                Phase::Queued => continue,
+            };
+            let (phase, due) = deadline;
+            let overdue = now.saturating_duration_since(due + grace);
+            if overdue.is_zero() || worst.as_ref().is_some_and(|w| w.overdue >= overdue) {
+                continue;
+            }
+            let target = running.shared.spec.target.connect.to_string();
+            worst = Some(StalledCheck { check: running.shared.id, target, phase, overdue });
+        }
+        worst
+    }
+
     fn start(&mut self, spec: Arc<CheckSpec>) -> Running<K> {
         let id = CheckId(self.next_id);
         self.next_id += 1;
@@ -275,6 +328,7 @@ where
                 last_at: None,
                 probes: 0,
                 failed_probes: 0,
+                phase: Phase::Queued,
             }),
         });
         let first_delay = self.first_delay(&spec);

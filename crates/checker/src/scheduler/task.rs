@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
-use super::{Event, SchedulerStats, Shared};
+use super::{Event, Phase, SchedulerStats, Shared};
 use crate::outcome::{Failure, ProbeReport};
 use crate::probe::Prober;
 use crate::state::Next;
@@ -38,10 +38,16 @@ where
     let grid_start = Instant::now() + task.first_delay;
     let mut due = grid_start;
     loop {
+        task.shared.lock().phase = Phase::Waiting { until: due };
         tokio::time::sleep_until(due).await;
+        task.shared.lock().phase = Phase::Queued;
         let Ok(permit) = task.limiter.acquire().await else { return };
-        task.stats.lateness.record(Instant::now().saturating_duration_since(due));
+        let started = Instant::now();
+        task.shared.lock().phase = Phase::Probing { since: started, budget };
+        task.stats.lateness.record(started.saturating_duration_since(due));
         task.stats.probes.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "fault-injection")]
+        crate::fault::maybe_hang().await;
         let report = if watchdog {
             match tokio::time::timeout(budget, task.prober.probe(&spec)).await {
                 Ok(report) => report,

@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use director::config::Config;
+use director::supervise::{NotifyEnv, Supervision};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -19,18 +20,27 @@ struct Cli {
     /// Control socket (default: director.control_socket from the config).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Log lines on stderr: text for people, json (one object per line) for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DIRECTOR_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Read before any thread starts, and taken out of the environment: notify and
+    // check programs must not talk to the service manager in the daemon's name.
+    let notify_env = NotifyEnv::parse(|k| std::env::var(k).ok(), std::process::id());
+    for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        std::env::remove_var(var);
+    }
+    init_logs(cli.log_format);
+    let supervision = Supervision::from_env(notify_env);
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(e) => {
@@ -48,13 +58,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let options = director::daemon::Options { socket, config_path: cli.config.clone() };
+    let options =
+        director::daemon::Options { socket, config_path: cli.config.clone(), supervision };
     let result = runtime.block_on(async {
         let (reloads, shutdown) = match signals() {
             Ok(signals) => signals,
             Err(e) => return Err(format!("signal handlers: {e}")),
         };
-        tracing::info!("directord starting with {}", cli.config.display());
+        tracing::info!(config = %cli.config.display(), "directord starting with {}", cli.config.display());
         director::daemon::run(config, options, reloads, shutdown).await.map_err(|e| e.to_string())
     });
     match result {
@@ -66,6 +77,18 @@ fn main() -> ExitCode {
             eprintln!("directord: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Logs to stderr, filtered by `DIRECTOR_LOG` (default `info`).
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIRECTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Fields at the top level, so `jq .instance` works; no span noise.
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
     }
 }
 

@@ -10,6 +10,8 @@ use std::pin::Pin;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::supervise::{Heartbeat, BEAT_EVERY};
+
 /// An answer still being worked out (a reload waits for the kernel).
 pub type Answer<'a> = Pin<Box<dyn Future<Output = serde_json::Value> + Send + 'a>>;
 
@@ -64,10 +66,17 @@ impl ControlSocket {
         Ok(ControlSocket { listener, path: path.to_path_buf() })
     }
 
-    /// Serves until the task is dropped; each connection gets its own task.
-    pub async fn serve(self, handler: std::sync::Arc<dyn Handler>) {
+    /// Serves until the task is dropped; each connection gets its own task. Beats
+    /// `heartbeat` at every accept and, idle, every [`BEAT_EVERY`].
+    pub async fn serve(self, handler: std::sync::Arc<dyn Handler>, heartbeat: Heartbeat) {
+        let mut beat_tick = tokio::time::interval(BEAT_EVERY);
         loop {
-            match self.listener.accept().await {
+            heartbeat.send_replace(std::time::Instant::now());
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                _ = beat_tick.tick() => continue,
+            };
+            match accepted {
                 Ok((stream, _)) => {
                     let handler = handler.clone();
                     tokio::spawn(async move {

@@ -4,11 +4,14 @@
 //! comes. The binary only parses flags, loads the file and turns signals into calls.
 
 mod control;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod notify;
 mod script_safety;
 mod scripts;
 pub mod services;
 pub mod status;
+mod supervised;
 mod vrrp_runner;
 
 use std::collections::HashMap;
@@ -21,7 +24,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use vrrp::driver::{DriverError, DriverStatus};
 
 use crate::config::{Config, ConfigCache};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{ReconcileError, Reconciler};
+use crate::supervise::{Supervision, BEAT_EVERY};
 use control::{Answer, ControlSocket, Handler};
 use services::{Command, Services};
 use status::Status;
@@ -60,6 +64,8 @@ pub struct Options {
     pub socket: PathBuf,
     /// Re-read on every reload.
     pub config_path: PathBuf,
+    /// The service manager to notify, and the loops' heartbeats.
+    pub supervision: Supervision,
 }
 
 /// What the control socket reads between requests.
@@ -108,6 +114,8 @@ impl Handler for Shared {
             match request {
                 "status" => self.status().await,
                 "reload" => self.reload().await,
+                #[cfg(feature = "fault-injection")]
+                fault if fault.starts_with("fault ") => fault::inject(fault).await,
                 other => serde_json::json!({"error": format!("unknown request {other:?}")}),
             }
         })
@@ -138,12 +146,13 @@ pub async fn run(
             tracing::warn!("run as root, but unsafe: {problem}");
         }
     }
-    let (mut vrrp, vrrp_status) = VrrpRunner::new();
+    let supervision = options.supervision.clone();
+    let (mut vrrp, vrrp_status) = VrrpRunner::new(supervision.liveness.clone());
     // Without virtual servers no IPVS is needed (a VRRP-only director on a host
     // without the module); a reload that adds some starts them.
     let mut services = None;
     if !config.virtual_servers.is_empty() {
-        services = Some(ServicesTask::start(&config, Reconciler::connect()?, &vrrp_status));
+        services = Some(ServicesTask::start(&config, connect()?, &vrrp_status, &supervision));
     }
     vrrp.start(&config);
 
@@ -155,15 +164,37 @@ pub async fn run(
         services: Mutex::new(services.as_ref().map(|s| s.commands.clone())),
         reloads: reload_tx,
     });
-    let server = tokio::spawn(control.serve(shared.clone()));
+    let server =
+        tokio::spawn(control.serve(shared.clone(), supervision.liveness.register("control")));
+    let notifier = supervision.notifier.clone();
+    let pinger = tokio::spawn(supervision.clone().ping_watchdog());
+    let status_updates = notifier
+        .enabled()
+        .then(|| tokio::spawn(supervised::status_updates(shared.clone(), notifier.clone())));
+    let started = supervised::started(
+        vrrp.is_running().then(|| shared.vrrp.clone()),
+        services.as_ref().map(|s| s.commands.clone()),
+    );
+    tokio::pin!(started);
+    let mut ready = false;
+    let main_beat = supervision.liveness.register("main");
+    let mut beat_tick = tokio::time::interval(BEAT_EVERY);
 
     let mut current = Arc::new(config);
     // Reloads parse only the virtual servers whose text changed (benchmark P2).
     let mut cache = ConfigCache::primed(&options.config_path);
     tokio::pin!(shutdown);
     let early = loop {
+        main_beat.send_replace(std::time::Instant::now());
         tokio::select! {
             () = &mut shutdown => break None,
+            () = &mut started, if !ready => {
+                ready = true;
+                let summary = supervised::current_summary(&shared).await;
+                tracing::info!(event = "ready", status = %summary, "ready: {summary}");
+                notifier.ready(&summary);
+            }
+            _ = beat_tick.tick() => {}
             ended = vrrp.ended() => break Some(ended_result(ended)),
             ended = services_ended(&mut services) => {
                 // Nothing would follow the checks or VRRP any more: leave, so the
@@ -177,23 +208,33 @@ pub async fn run(
                 break Some(Err(DaemonError::ServicesStopped(why)));
             }
             Some(()) = reloads.recv() => {
+                notifier.reloading();
                 let outcome = reload(
                     &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
+                    &supervision,
                 )
                 .await;
-                if let Some(error) = outcome.get("error").and_then(|e| e.as_str()) {
-                    tracing::error!("SIGHUP: {error}");
-                }
+                supervised::reloaded("SIGHUP", &outcome, &shared, &notifier).await;
             }
             Some(reply) = reload_rx.recv() => {
+                notifier.reloading();
                 let outcome = reload(
                     &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
+                    &supervision,
                 )
                 .await;
+                supervised::reloaded("control", &outcome, &shared, &notifier).await;
                 let _ = reply.send(outcome);
             }
         }
     };
+    notifier.stopping();
+    tracing::info!(event = "stopping", "stopping");
+    drop(main_beat);
+    pinger.abort();
+    if let Some(task) = status_updates {
+        task.abort();
+    }
     server.abort();
     let _ = server.await;
     // Whatever ended the loop, the rules leave (or stay) as configured.
@@ -224,9 +265,15 @@ impl ServicesTask {
         config: &Config,
         reconciler: Reconciler,
         vrrp: &watch::Receiver<DriverStatus>,
+        supervision: &Supervision,
     ) -> ServicesTask {
         let (commands, rx) = mpsc::channel(16);
-        let services = Services::new(config, checker::NetProber, reconciler, vrrp.clone());
+        let beats = supervised::ServicesBeats::new(
+            supervision.liveness.register("services"),
+            supervision.liveness.register("checks"),
+        );
+        let services =
+            Services::new(config, checker::NetProber, reconciler, vrrp.clone()).with_beats(beats);
         ServicesTask { commands, task: tokio::spawn(services.run(rx)) }
     }
 }
@@ -277,6 +324,7 @@ async fn reload(
     vrrp: &mut VrrpRunner,
     services: &mut Option<ServicesTask>,
     shared: &Shared,
+    supervision: &Supervision,
 ) -> serde_json::Value {
     let started = Instant::now();
     let path = options.config_path.display().to_string();
@@ -307,14 +355,13 @@ async fn reload(
     };
     let loaded_ms = started.elapsed().as_secs_f64() * 1000.0;
     if *config == **current {
-        tracing::info!("reload: {path} unchanged");
         return serde_json::json!({"reloaded": path, "changed": false, "ipvs_ops": 0,
             "duration_ms": started.elapsed().as_secs_f64() * 1000.0});
     }
     // The first virtual servers need the kernel: connect before anything changes.
     let mut first_reconciler = None;
     if !config.virtual_servers.is_empty() && services.is_none() {
-        match Reconciler::connect() {
+        match connect() {
             Ok(reconciler) => first_reconciler = Some(reconciler),
             Err(e) => {
                 return serde_json::json!({"error": format!(
@@ -332,7 +379,7 @@ async fn reload(
     *lock(&shared.id) = config.director_id().to_string();
     *lock(&shared.vips) = vips_by_instance(&config);
     if let Some(reconciler) = first_reconciler {
-        let started = ServicesTask::start(&config, reconciler, &shared.vrrp);
+        let started = ServicesTask::start(&config, reconciler, &shared.vrrp, supervision);
         *lock(&shared.services) = Some(started.commands.clone());
         *services = Some(started);
     }
@@ -364,14 +411,22 @@ async fn reload(
         });
     }
     *current = config;
+    // The reload's log line is its caller's (supervised::reloaded), with these numbers.
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!("reload: {path} applied in {duration_ms:.1} ms (read and checked in {loaded_ms:.1} ms), {ipvs}");
     let mut answer = serde_json::json!({"reloaded": path, "changed": true,
         "duration_ms": duration_ms, "load_ms": loaded_ms});
     if let (Some(answer), Some(ipvs)) = (answer.as_object_mut(), ipvs.as_object()) {
         answer.extend(ipvs.clone());
     }
     answer
+}
+
+/// The kernel's IPVS (or, with fault injection, a fake one when asked for).
+fn connect() -> Result<Reconciler, ReconcileError> {
+    #[cfg(feature = "fault-injection")]
+    return fault::connect();
+    #[cfg(not(feature = "fault-injection"))]
+    Reconciler::connect()
 }
 
 fn log_warnings(config: &Config) {

@@ -20,6 +20,8 @@ use crate::decide::{Action, VirtualServerState, VirtualServerStatus};
 use crate::reconcile::{ApplyReport, Reconciler};
 
 use super::notify;
+use super::supervised::ServicesBeats;
+use crate::supervise::BEAT_EVERY;
 
 /// A real server's check subscription: its virtual server and its address.
 pub type RsKey = (ServiceKey, IpAddr, u16);
@@ -74,6 +76,8 @@ pub struct Services<P: Prober> {
     sync_wanted: Option<SyncDaemon>,
     resync_every: Duration,
     next_resync: Instant,
+    /// Proof of progress for the watchdog, when supervised.
+    beats: Option<ServicesBeats>,
 }
 
 impl<P: Prober> std::fmt::Debug for Services<P> {
@@ -115,15 +119,27 @@ impl<P: Prober> Services<P> {
             sync_wanted: None,
             resync_every,
             next_resync: now + resync_every,
+            beats: None,
         };
         services.set_config(config, now);
         services
     }
 
+    /// Beats `beats` on every turn of [`Services::run`] (idle turns included).
+    pub(crate) fn with_beats(mut self, beats: ServicesBeats) -> Self {
+        self.beats = Some(beats);
+        self
+    }
+
     /// Runs until [`Command::Stop`] (or the command channel closes, which stops too).
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         self.apply("startup").await;
+        let mut beat_tick = tokio::time::interval(BEAT_EVERY);
+        beat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if let Some(beats) = &mut self.beats {
+                beats.beat(&self.scheduler);
+            }
             let wake = self.next_wake();
             tokio::select! {
                 // Commands first: a Stop must win over the VRRP change it causes.
@@ -167,6 +183,7 @@ impl<P: Prober> Services<P> {
                     }
                 }
                 () = tokio::time::sleep_until(wake) => self.on_timer().await,
+                _ = beat_tick.tick() => {}
             }
         }
     }
@@ -202,7 +219,7 @@ impl<P: Prober> Services<P> {
             self.next_resync = now + self.resync_every;
             let report = self.reconciler.resync().await;
             for op in &report.drift {
-                tracing::warn!("ipvs drift repaired: {op}");
+                tracing::warn!(event = "ipvs_drift_repaired", op = %op, "ipvs drift repaired: {op}");
             }
             log_failures(&report, "resync");
         }
@@ -444,7 +461,7 @@ fn drain_actions(state: &mut VirtualServerState) {
         let vs = state.name();
         match action {
             Action::Notify { argv, why } => notify::spawn(vs, &why, &argv),
-            Action::Log { level, message } => level.log(vs, &message),
+            Action::Log { level, message, fields } => level.log(vs, &message, &fields),
         }
     }
 }

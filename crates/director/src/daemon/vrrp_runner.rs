@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use vrrp::driver::{DriverError, DriverStatus, Input};
 
 use crate::config::{Config, TrackScriptRun};
+use crate::supervise::{Liveness, BEAT_EVERY};
 
 use super::scripts;
 
@@ -17,6 +18,8 @@ pub struct VrrpRunner {
     /// Where every driver publishes; the daemon's readers never change channel.
     status: Arc<watch::Sender<DriverStatus>>,
     running: Option<Running>,
+    /// Each driver started registers its loop here.
+    liveness: Arc<Liveness>,
 }
 
 struct Running {
@@ -36,9 +39,14 @@ pub enum Ended {
 }
 
 impl VrrpRunner {
-    pub fn new() -> (VrrpRunner, watch::Receiver<DriverStatus>) {
+    pub fn new(liveness: Arc<Liveness>) -> (VrrpRunner, watch::Receiver<DriverStatus>) {
         let (status, receiver) = watch::channel(DriverStatus::default());
-        (VrrpRunner { status: Arc::new(status), running: None }, receiver)
+        (VrrpRunner { status: Arc::new(status), running: None, liveness }, receiver)
+    }
+
+    /// Whether a driver runs (the configuration has instances).
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
     }
 
     /// Starts the driver if `config` has instances.
@@ -53,7 +61,17 @@ impl VrrpRunner {
         let stopped = async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
         };
-        let driver = tokio::spawn(vrrp::driver::run(driver_config, inputs_rx, own_tx, stopped));
+        let beat =
+            vrrp::driver::Heartbeat { beat: self.liveness.register("vrrp"), every: BEAT_EVERY };
+        #[cfg(feature = "fault-injection")]
+        super::fault::vrrp_started(inputs_tx.clone());
+        let driver = tokio::spawn(vrrp::driver::run_with_heartbeat(
+            driver_config,
+            inputs_rx,
+            own_tx,
+            stopped,
+            Some(beat),
+        ));
         let status = self.status.clone();
         let forward = tokio::spawn(async move {
             while own_rx.changed().await.is_ok() {

@@ -33,7 +33,25 @@ pub enum Action {
     /// no extra arguments to these, so neither do we.
     Notify { argv: Vec<String>, why: String },
     /// A transition worth a log line.
-    Log { level: Level, message: String },
+    Log { level: Level, message: String, fields: LogFields },
+}
+
+/// A log line's facts as fields (what `--log-format json` shows besides the message).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFields {
+    /// What changed: `real_server_up`, `real_server_down`, `quorum_lost`, ...
+    pub event: &'static str,
+    /// `address:port`
+    pub real_server: Option<String>,
+    /// `address:port`
+    pub sorry_server: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl LogFields {
+    fn new(event: &'static str) -> Self {
+        LogFields { event, ..LogFields::default() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +61,28 @@ pub enum Level {
 }
 
 impl Level {
-    /// Logs `message` at this level, with the virtual server as a field.
-    pub fn log(self, virtual_server: &str, message: &str) {
+    /// Logs `message` at this level, with the virtual server and `fields` as fields.
+    pub fn log(self, virtual_server: &str, message: &str, fields: &LogFields) {
+        let LogFields { event, real_server, sorry_server, reason } = fields;
+        let (real_server, sorry_server, reason) =
+            (real_server.as_deref(), sorry_server.as_deref(), reason.as_deref());
         match self {
-            Level::Info => tracing::info!(virtual_server, "{message}"),
-            Level::Warn => tracing::warn!(virtual_server, "{message}"),
+            Level::Info => tracing::info!(
+                event,
+                virtual_server,
+                real_server,
+                sorry_server,
+                reason,
+                "{message}"
+            ),
+            Level::Warn => tracing::warn!(
+                event,
+                virtual_server,
+                real_server,
+                sorry_server,
+                reason,
+                "{message}"
+            ),
         }
     }
 }
@@ -242,27 +277,28 @@ impl VirtualServerState {
             (false, false, true) => "; inhibited: weight 0 in the table".to_string(),
             (false, false, false) => "; removed from the table".to_string(),
         };
-        let (level, message) = if up {
+        let (level, message, mut fields) = if up {
             (
                 Level::Info,
                 format!("virtual server {}: real server {} up{table}", self.name(), server.label()),
+                LogFields::new("real_server_up"),
             )
         } else {
             let why =
                 report.failure().map(|f| f.to_string()).unwrap_or_else(|| "check failed".into());
-            (
-                Level::Warn,
-                format!(
-                    "virtual server {}: real server {} down: {why}{table}",
-                    self.name(),
-                    server.label()
-                ),
-            )
+            let message = format!(
+                "virtual server {}: real server {} down: {why}{table}",
+                self.name(),
+                server.label()
+            );
+            let fields = LogFields { reason: Some(why), ..LogFields::new("real_server_down") };
+            (Level::Warn, message, fields)
         };
+        fields.real_server = Some(server.label());
         let argv = if up { &server.config.notify_up } else { &server.config.notify_down };
         let argv = argv.clone();
         let what = format!("real server {} {}", server.label(), if up { "up" } else { "down" });
-        self.log(level, message);
+        self.log_fields(level, message, fields);
         self.notify(argv, &what);
     }
 
@@ -311,7 +347,11 @@ impl VirtualServerState {
                 self.config.name,
                 d.server.label()
             );
-            self.log(Level::Info, message);
+            let fields = LogFields {
+                real_server: Some(d.server.label()),
+                ..LogFields::new("real_server_drained")
+            };
+            self.log_fields(Level::Info, message, fields);
         }
     }
 
@@ -344,7 +384,11 @@ impl VirtualServerState {
     }
 
     fn log(&mut self, level: Level, message: String) {
-        self.actions.push_back(Action::Log { level, message });
+        self.log_fields(level, message, LogFields::new("virtual_server"));
+    }
+
+    fn log_fields(&mut self, level: Level, message: String, fields: LogFields) {
+        self.actions.push_back(Action::Log { level, message, fields });
     }
 
     fn notify(&mut self, argv: Option<Vec<String>>, what: &str) {

@@ -1,6 +1,6 @@
 //! Quorum with hysteresis and the sorry server (keepalived's `update_quorum_state`).
 
-use super::{destination_label, Level, VirtualServerState};
+use super::{destination_label, Level, LogFields, VirtualServerState};
 
 /// The next quorum state, as keepalived's `update_quorum_state` (check/ipwrapper.c)
 /// decides it: quorum is lost when the live weight is 0 or below `quorum - hysteresis`,
@@ -79,18 +79,17 @@ impl VirtualServerState {
         }
         self.quorum_up = up;
         let name = &self.config.name;
-        let (level, message) = if up {
-            let m = format!(
-                "virtual server {name}: quorum regained: live weight {live} >= {quorum}+{hysteresis}"
-            );
-            (Level::Info, m)
+        let (level, event, reason) = if up {
+            (Level::Info, "quorum_regained", format!("live weight {live} >= {quorum}+{hysteresis}"))
         } else {
-            let m = format!(
-                "virtual server {name}: quorum lost: live weight {live} < {quorum}-{hysteresis}"
-            );
-            (Level::Warn, m)
+            (Level::Warn, "quorum_lost", format!("live weight {live} < {quorum}-{hysteresis}"))
         };
-        self.log(level, message);
+        let message = format!("virtual server {name}: {}: {reason}", event.replace('_', " "));
+        self.log_fields(
+            level,
+            message,
+            LogFields { reason: Some(reason), ..LogFields::new(event) },
+        );
         self.announce_sorry(sorry_before);
         if up {
             self.notify(self.config.quorum_up.clone(), "quorum up");
@@ -109,23 +108,30 @@ impl VirtualServerState {
 
     fn announce_sorry(&mut self, before: Option<String>) {
         let name = &self.config.name;
-        let (level, message) = match (before, self.active_sorry_label()) {
+        let (level, message, event, sorry) = match (before, self.active_sorry_label()) {
             (None, Some(now)) => (
                 Level::Warn,
                 format!(
                     "virtual server {name}: sorry server {now} in, in place of the real servers"
                 ),
+                "sorry_server_in",
+                now,
             ),
             (Some(was), None) => (
                 Level::Info,
                 format!("virtual server {name}: sorry server {was} out, real servers back"),
+                "sorry_server_out",
+                was,
             ),
             (Some(was), Some(now)) if was != now => (
                 Level::Info,
                 format!("virtual server {name}: sorry server {was} replaced by {now}"),
+                "sorry_server_in",
+                now,
             ),
             _ => return,
         };
-        self.log(level, message);
+        let fields = LogFields { sorry_server: Some(sorry), ..LogFields::new(event) };
+        self.log_fields(level, message, fields);
     }
 }

@@ -45,6 +45,17 @@ pub enum Input {
     /// why the configuration was refused, in which case the running one stays as it
     /// was. Build it with [`Input::reconfigure`].
     Reconfigure { config: Box<DriverConfig>, reply: oneshot::Sender<Result<(), DriverError>> },
+    /// Test hook: the loop awaits forever from here on, as a lost wakeup would.
+    #[cfg(feature = "fault-injection")]
+    Hang,
+}
+
+/// A supervisor's proof that the loop turns: the instant of each turn, sent at least
+/// every `every` (the loop wakes for it when idle).
+#[derive(Debug)]
+pub struct Heartbeat {
+    pub beat: watch::Sender<Instant>,
+    pub every: std::time::Duration,
 }
 
 impl Input {
@@ -104,10 +115,21 @@ impl From<crate::linux::rtnl::RtnlError> for DriverError {
 ///
 /// `status` receives a snapshot after every input that changed something.
 pub async fn run(
+    config: DriverConfig,
+    inputs: mpsc::Receiver<Input>,
+    status: watch::Sender<DriverStatus>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DriverError> {
+    run_with_heartbeat(config, inputs, status, shutdown, None).await
+}
+
+/// [`run`], beating `heartbeat` on every turn of the loop.
+pub async fn run_with_heartbeat(
     mut config: DriverConfig,
     mut inputs: mpsc::Receiver<Input>,
     status: watch::Sender<DriverStatus>,
     shutdown: impl std::future::Future<Output = ()>,
+    heartbeat: Option<Heartbeat>,
 ) -> Result<(), DriverError> {
     let (packets_tx, mut packets) = mpsc::channel::<Datagram>(256);
     check_parallel(&config)?;
@@ -133,7 +155,13 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut inputs_open = true;
     let mut reply = None;
+    let idle_beat = heartbeat.as_ref().map_or(std::time::Duration::from_secs(3600), |h| h.every);
+    let mut beat_tick = tokio::time::interval(idle_beat);
+    beat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if let Some(heartbeat) = &heartbeat {
+            heartbeat.beat.send_replace(Instant::now());
+        }
         let deadline = router.poll_timeout();
         tokio::select! {
             biased;
@@ -174,12 +202,15 @@ pub async fn run(
                     }
                     reply = Some((answer, result));
                 }
+                #[cfg(feature = "fault-injection")]
+                Some(Input::Hang) => std::future::pending::<()>().await,
                 None => inputs_open = false,
             },
             Some(datagram) = packets.recv() => {
                 runner.receive(&mut router, &datagram);
             }
             () = sleep_until(&timer, deadline) => {}
+            _ = beat_tick.tick() => {}
         }
         // Timers are checked after every input, not only when the sleep branch wins:
         // with `biased` a steady stream of packets would otherwise starve them.
@@ -399,9 +430,15 @@ impl Runner {
                 Action::Transition { instance, from, to, priority, reason, stopping } => {
                     let name = self.name(instance).to_string();
                     let to_name = if stopping { "STOP" } else { to.as_str() };
+                    // One line per transition, its facts as fields (JSON logs).
                     tracing::info!(
+                        event = "vrrp_transition",
                         instance = %name,
-                        "{} -> {to_name} (priority {priority}): {reason}",
+                        from = from.as_str(),
+                        to = to_name,
+                        priority,
+                        reason = %reason,
+                        "{name}: {} -> {to_name} (priority {priority}): {reason}",
                         from.as_str()
                     );
                     let notify = &self.config.instances[instance].notify;
@@ -410,7 +447,12 @@ impl Runner {
                 Action::GroupTransition { group, to, stopping } => {
                     let name = self.config.router.sync_groups[group].name.clone();
                     let to_name = if stopping { "STOP" } else { to.as_str() };
-                    tracing::info!(group = %name, "sync group -> {to_name}");
+                    tracing::info!(
+                        event = "vrrp_group_transition",
+                        group = %name,
+                        to = to_name,
+                        "sync group {name} -> {to_name}"
+                    );
                     notify::run(&self.config.sync_groups[group], "GROUP", &name, to, stopping, 0);
                 }
                 Action::Reconfigured => self.switch(),

@@ -68,7 +68,7 @@ fn a_failed_server_leaves_the_table_and_comes_back() {
     h.down(12);
     assert_eq!(h.table(), vec![(11, 1)]);
     let actions = h.actions();
-    let Action::Log { level, message } = &actions[0] else { panic!("{actions:?}") };
+    let Action::Log { level, message, .. } = &actions[0] else { panic!("{actions:?}") };
     assert_eq!(*level, Level::Warn);
     assert!(message.contains("192.0.2.12:80 down: connection refused"), "{message}");
     assert!(message.contains("removed from the table"), "{message}");

@@ -87,7 +87,7 @@ fn the_sorry_server_replaces_all_real_servers_and_leaves_on_regain() {
         .iter()
         .map(|a| match a {
             Action::Notify { argv, .. } => format!("notify {}", argv[1]),
-            Action::Log { level: Level::Warn, message } if message.contains("quorum lost") => {
+            Action::Log { level: Level::Warn, message, .. } if message.contains("quorum lost") => {
                 "log quorum lost".into()
             }
             Action::Log { message, .. } if message.contains("sorry server 192.0.2.99:80 in") => {
