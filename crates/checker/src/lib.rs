@@ -18,7 +18,7 @@ pub mod tls;
 
 pub use outcome::{Failure, Outcome, ProbeReport};
 pub use probe::{NetProber, Prober};
-pub use scheduler::{CheckId, CheckStatus, Event, Scheduler, SchedulerConfig};
+pub use scheduler::{CheckId, CheckStatus, Event, ProbeStats, Scheduler, SchedulerConfig};
 pub use spec::{CheckKind, CheckSpec, Digest, HttpCheck, MiscCheck, Target, Timing, UrlCheck};
 pub use state::Change;
 pub use status_codes::StatusCodes;

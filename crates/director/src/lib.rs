@@ -7,4 +7,5 @@ pub mod ctl;
 pub mod daemon;
 pub mod decide;
 pub mod duration;
+pub mod metrics;
 pub mod reconcile;

@@ -12,6 +12,7 @@
 //!   never a silent stall.
 
 mod histogram;
+mod probe_stats;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::AbortHandle;
 
 pub use histogram::{Histogram, Snapshot as HistogramSnapshot};
+pub use probe_stats::{ProbeStats, LATENCY_BOUNDS};
 
 use crate::outcome::ProbeReport;
 use crate::probe::Prober;
@@ -73,6 +75,9 @@ pub struct CheckStatus {
     pub failed_probes: u64,
     /// Subscribers sharing this check.
     pub subscribers: usize,
+    /// Latency and failures of every probe since the check started (a changed spec is
+    /// another check, which starts from zero).
+    pub stats: ProbeStats,
 }
 
 /// Counters across all checks.
@@ -107,6 +112,7 @@ struct SharedInner<K> {
     last_at: Option<SystemTime>,
     probes: u64,
     failed_probes: u64,
+    stats: ProbeStats,
 }
 
 impl<K> Shared<K> {
@@ -127,6 +133,7 @@ impl<K> Shared<K> {
             probes: inner.probes,
             failed_probes: inner.failed_probes,
             subscribers: inner.subscribers.len(),
+            stats: inner.stats.clone(),
         }
     }
 }
@@ -275,6 +282,7 @@ where
                 last_at: None,
                 probes: 0,
                 failed_probes: 0,
+                stats: ProbeStats::default(),
             }),
         });
         let first_delay = self.first_delay(&spec);
