@@ -3,7 +3,8 @@
 //!
 //! One request per connection, answered and closed. A client gets [`READ_TIMEOUT`] for
 //! its whole request head (not per read: a byte a second does not keep a connection)
-//! and at most [`MAX_HEAD`] bytes of it, [`WRITE_TIMEOUT`] to take the answer; each
+//! and at most [`MAX_HEAD`] bytes of it, [`WRITE_TIMEOUT`] to take the answer and
+//! [`LINGER`] to close; each
 //! connection is a task of its own and at most [`MAX_CONNECTIONS`] are open (more are
 //! closed at once), so a slow or hostile client costs a task and a socket, never the
 //! daemon's attention. Rendering runs off the runtime's thread.
@@ -37,6 +38,11 @@ const MAX_HEAD: usize = 8192;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// For the whole answer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the answer, what the client still sends is read and dropped for this long, up
+/// to [`LINGER_BYTES`]: closing with unread data resets the connection, and the client
+/// could lose the answer (a 431 to a huge request, say).
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
 /// Connections open at once; more are closed as they come.
 const MAX_CONNECTIONS: usize = 64;
 /// How long a scrape waits for the virtual-server task's snapshot (it may be busy with
@@ -257,7 +263,19 @@ async fn answer(mut stream: TcpStream, shared: &Shared) {
     });
     if let Ok(Err(e)) = written.await {
         tracing::debug!("metrics: answer: {e}");
+        return;
     }
+    let drained = async {
+        let mut sink = [0u8; 4096];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drained).await;
 }
 
 /// The answer to one complete request head.
