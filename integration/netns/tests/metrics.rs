@@ -29,16 +29,17 @@ fn get(ns: &Netns) -> String {
 }
 
 fn vrrp(text: &str, name: &str) -> f64 {
-    value(text, name, &[("instance", "vi1")]).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    value(text, name, &[("vrrp_instance", "vi1")])
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 fn state(text: &str, state: &str) -> f64 {
-    let labels = [("instance", "vi1"), ("state", state)];
+    let labels = [("vrrp_instance", "vi1"), ("state", state)];
     value(text, "director_vrrp_state", &labels).unwrap_or_else(|| panic!("no state in:\n{text}"))
 }
 
 fn dropped(text: &str, reason: &str) -> f64 {
-    let labels = [("instance", "vi1"), ("reason", reason)];
+    let labels = [("vrrp_instance", "vi1"), ("reason", reason)];
     value(text, "director_vrrp_adverts_dropped_total", &labels)
         .unwrap_or_else(|| panic!("no {reason} drops in:\n{text}"))
 }

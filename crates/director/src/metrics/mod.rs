@@ -19,7 +19,7 @@ use vrrp::machine::State;
 
 use crate::decide::VirtualServerStatus;
 use crate::reconcile::{Counts, ReconcileError};
-use text::{Encoder, Kind};
+use text::{Encoder, Kind, Value};
 
 /// Everything one scrape shows.
 #[derive(Debug, Clone)]
@@ -138,6 +138,9 @@ impl VirtualServer {
     }
 }
 
+/// A family of one sample per `T`: name, help, and the value.
+type Field<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
 const STATES: [State; 4] = [State::Master, State::Backup, State::Fault, State::Init];
 
 fn seconds(d: Duration) -> f64 {
@@ -213,11 +216,10 @@ fn vrrp(e: &mut Encoder, status: &DriverStatus) {
     );
     for i in instances {
         for state in STATES {
-            f.sample(&[("instance", &i.name), ("state", state.as_str())], i.state == state);
+            f.sample(&[("vrrp_instance", &i.name), ("state", state.as_str())], i.state == state);
         }
     }
-    let gauges: [(&'static str, &'static str, fn(&vrrp::machine::InstanceStatus) -> text::Value);
-        3] = [
+    let gauges: [Field<vrrp::machine::InstanceStatus, Value>; 3] = [
         ("director_vrrp_priority", "The configured VRRP priority.", |i| i.priority.into()),
         (
             "director_vrrp_effective_priority",
@@ -233,10 +235,10 @@ fn vrrp(e: &mut Encoder, status: &DriverStatus) {
     for (name, help, value) in gauges {
         let mut f = e.family(name, Kind::Gauge, help);
         for i in instances {
-            f.sample(&[("instance", &i.name)], value(i));
+            f.sample(&[("vrrp_instance", &i.name)], value(i));
         }
     }
-    let counters: [(&'static str, &'static str, fn(&Counters) -> u64); 4] = [
+    let counters: [Field<Counters, u64>; 4] = [
         ("director_vrrp_transitions_total", "VRRP state changes, any direction.", |c| {
             c.transitions
         }),
@@ -253,7 +255,7 @@ fn vrrp(e: &mut Encoder, status: &DriverStatus) {
     for (name, help, value) in counters {
         let mut f = e.family(name, Kind::Counter, help);
         for i in instances {
-            f.sample(&[("instance", &i.name)], value(&i.counters));
+            f.sample(&[("vrrp_instance", &i.name)], value(&i.counters));
         }
     }
     let mut f = e.family(
@@ -264,7 +266,7 @@ fn vrrp(e: &mut Encoder, status: &DriverStatus) {
     for i in instances {
         for reason in DropReason::ALL {
             let n = i.counters.dropped.get(&reason).copied().unwrap_or(0);
-            f.sample(&[("instance", &i.name), ("reason", reason.as_str())], n);
+            f.sample(&[("vrrp_instance", &i.name), ("reason", reason.as_str())], n);
         }
     }
     let mut f = e.family(
@@ -299,7 +301,7 @@ fn virtual_servers(e: &mut Encoder, vss: &[VirtualServer]) {
             1u64,
         );
     }
-    let gauges: [(&'static str, &'static str, fn(&VirtualServer) -> text::Value); 5] = [
+    let gauges: [Field<VirtualServer, Value>; 5] = [
         (
             "director_virtual_server_owned",
             "Whether this director holds the virtual server's rules: no vrrp_instance, or it is MASTER here.",
@@ -331,7 +333,7 @@ fn virtual_servers(e: &mut Encoder, vss: &[VirtualServer]) {
 }
 
 fn real_servers(e: &mut Encoder, vss: &[VirtualServer]) {
-    let gauges: [(&'static str, &'static str, fn(&RealServer) -> text::Value); 6] = [
+    let gauges: [Field<RealServer, Value>; 6] = [
         (
             "director_real_server_healthy",
             "Whether the real server's check says it is up (always 1 without a check).",

@@ -161,55 +161,57 @@ fn vrrp_instances() {
     assert_eq!(
         samples(&text, "director_vrrp_state"),
         [
-            "director_vrrp_state{instance=\"vi_1\",state=\"MASTER\"} 1",
-            "director_vrrp_state{instance=\"vi_1\",state=\"BACKUP\"} 0",
-            "director_vrrp_state{instance=\"vi_1\",state=\"FAULT\"} 0",
-            "director_vrrp_state{instance=\"vi_1\",state=\"INIT\"} 0",
-            "director_vrrp_state{instance=\"web \\\"b\\\"\",state=\"MASTER\"} 0",
-            "director_vrrp_state{instance=\"web \\\"b\\\"\",state=\"BACKUP\"} 1",
-            "director_vrrp_state{instance=\"web \\\"b\\\"\",state=\"FAULT\"} 0",
-            "director_vrrp_state{instance=\"web \\\"b\\\"\",state=\"INIT\"} 0",
+            "director_vrrp_state{vrrp_instance=\"vi_1\",state=\"MASTER\"} 1",
+            "director_vrrp_state{vrrp_instance=\"vi_1\",state=\"BACKUP\"} 0",
+            "director_vrrp_state{vrrp_instance=\"vi_1\",state=\"FAULT\"} 0",
+            "director_vrrp_state{vrrp_instance=\"vi_1\",state=\"INIT\"} 0",
+            "director_vrrp_state{vrrp_instance=\"web \\\"b\\\"\",state=\"MASTER\"} 0",
+            "director_vrrp_state{vrrp_instance=\"web \\\"b\\\"\",state=\"BACKUP\"} 1",
+            "director_vrrp_state{vrrp_instance=\"web \\\"b\\\"\",state=\"FAULT\"} 0",
+            "director_vrrp_state{vrrp_instance=\"web \\\"b\\\"\",state=\"INIT\"} 0",
         ]
     );
     assert_eq!(
         family(&text, "director_vrrp_effective_priority"),
         "# HELP director_vrrp_effective_priority The priority advertised: configured, plus tracked interface and script weights.\n\
          # TYPE director_vrrp_effective_priority gauge\n\
-         director_vrrp_effective_priority{instance=\"vi_1\"} 130\n\
-         director_vrrp_effective_priority{instance=\"web \\\"b\\\"\"} 130\n"
+         director_vrrp_effective_priority{vrrp_instance=\"vi_1\"} 130\n\
+         director_vrrp_effective_priority{vrrp_instance=\"web \\\"b\\\"\"} 130\n"
     );
     assert_eq!(
         samples(&text, "director_vrrp_advert_interval_seconds")[0],
-        "director_vrrp_advert_interval_seconds{instance=\"vi_1\"} 0.5"
+        "director_vrrp_advert_interval_seconds{vrrp_instance=\"vi_1\"} 0.5"
     );
     assert_eq!(
         samples(&text, "director_vrrp_adverts_sent_total")[0],
-        "director_vrrp_adverts_sent_total{instance=\"vi_1\"} 10"
+        "director_vrrp_adverts_sent_total{vrrp_instance=\"vi_1\"} 10"
     );
     assert_eq!(
         samples(&text, "director_vrrp_adverts_received_total")[0],
-        "director_vrrp_adverts_received_total{instance=\"vi_1\"} 3"
+        "director_vrrp_adverts_received_total{vrrp_instance=\"vi_1\"} 3"
     );
     assert_eq!(
         samples(&text, "director_vrrp_transitions_total")[0],
-        "director_vrrp_transitions_total{instance=\"vi_1\"} 2"
+        "director_vrrp_transitions_total{vrrp_instance=\"vi_1\"} 2"
     );
     assert_eq!(
         samples(&text, "director_vrrp_became_master_total")[0],
-        "director_vrrp_became_master_total{instance=\"vi_1\"} 1"
+        "director_vrrp_became_master_total{vrrp_instance=\"vi_1\"} 1"
     );
     // Every reason, so that rate() sees the first drop of a kind.
     let dropped = samples(&text, "director_vrrp_adverts_dropped_total");
     assert_eq!(dropped.len(), 2 * DropReason::ALL.len());
     assert!(dropped.contains(
-        &"director_vrrp_adverts_dropped_total{instance=\"vi_1\",reason=\"bad_ttl\"} 2".to_string()
-    ));
-    assert!(dropped.contains(
-        &"director_vrrp_adverts_dropped_total{instance=\"vi_1\",reason=\"auth_mismatch\"} 1"
+        &"director_vrrp_adverts_dropped_total{vrrp_instance=\"vi_1\",reason=\"bad_ttl\"} 2"
             .to_string()
     ));
     assert!(dropped.contains(
-        &"director_vrrp_adverts_dropped_total{instance=\"vi_1\",reason=\"not_peer\"} 0".to_string()
+        &"director_vrrp_adverts_dropped_total{vrrp_instance=\"vi_1\",reason=\"auth_mismatch\"} 1"
+            .to_string()
+    ));
+    assert!(dropped.contains(
+        &"director_vrrp_adverts_dropped_total{vrrp_instance=\"vi_1\",reason=\"not_peer\"} 0"
+            .to_string()
     ));
     let unclaimed = samples(&text, "director_vrrp_unclaimed_packets_dropped_total");
     assert_eq!(unclaimed.len(), DropReason::ALL.len());

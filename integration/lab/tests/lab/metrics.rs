@@ -35,8 +35,11 @@ const REAL_SERVER_COUNTERS: [&str; 5] = [
     "director_ipvs_real_server_bytes_out_total",
 ];
 
-/// (virtual server name, its address as ipvsadm lists it, its real servers with port)
-fn services() -> [(&'static str, String, Vec<(String, String)>); 2] {
+/// A virtual server name, its address as ipvsadm lists it, its real servers (address,
+/// port).
+type LabService = (&'static str, String, Vec<(String, String)>);
+
+fn services() -> [LabService; 2] {
     let reals = |addrs: &[std::net::Ipv4Addr], port: u16| {
         addrs.iter().map(|a| (a.to_string(), port.to_string())).collect::<Vec<_>>()
     };
@@ -115,9 +118,9 @@ fn s11_metrics_match_ipvsadm_after_traffic_through_the_vip() {
 
     // Roles: lb1 MASTER sending, lb2 BACKUP hearing it.
     let (m1, m2) = (rig.scrape(0), rig.scrape(1));
-    let instance = [("instance", INSTANCE)];
+    let instance = [("vrrp_instance", INSTANCE)];
     let state = |text: &str, s: &str| {
-        metric(&rig, text, "director_vrrp_state", &[("instance", INSTANCE), ("state", s)])
+        metric(&rig, text, "director_vrrp_state", &[("vrrp_instance", INSTANCE), ("state", s)])
     };
     if state(&m1, "MASTER") != 1.0 || state(&m2, "BACKUP") != 1.0 {
         rig.fail(&format!("want lb1 MASTER, lb2 BACKUP:\n{m1}\n---\n{m2}"));
