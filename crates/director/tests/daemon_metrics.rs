@@ -254,6 +254,12 @@ fn scrapes_follow_checks_reloads_and_survive_hostile_clients() {
 
     hostile_clients_do_not_hold_up_a_scrape(addr);
     other_paths_and_methods(addr);
+    // Many at once: each gets a whole answer (they share gatherings).
+    let many: Vec<_> = (0..16).map(|_| std::thread::spawn(move || try_scrape(addr))).collect();
+    for scrape in many {
+        let text = scrape.join().expect("scrape thread").unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains("director_reconcile_ops_total "), "{text}");
+    }
 
     // A reload that moves the endpoint: the new port serves, the old one is closed.
     let moved = free_port();

@@ -11,7 +11,9 @@
 //!
 //! A scrape asks the virtual-server task for its snapshot and the reconciler's thread
 //! for the kernel's counters, each within a bound; what does not answer in time is left
-//! out and `director_scrape_success{part}` says so.
+//! out and `director_scrape_success{part}` says so. One scrape is gathered at a time:
+//! scrapes that come meanwhile take the next one gathered after they came, so many
+//! clients cost the daemon what one does, and no answer is older than its request.
 //!
 //! A reload that changes `director.metrics` moves the endpoint: the old address is
 //! released, the new one bound; when that fails the old one is bound again and the
@@ -20,7 +22,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -58,6 +60,8 @@ pub(super) struct MetricsState {
     started: SystemTime,
     reloads: Mutex<Reloads>,
     rebinds: mpsc::Sender<Rebind>,
+    /// The last exposition and when its gathering began; held while one is gathered.
+    last: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
 }
 
 /// The listening socket (none when `director.metrics` is unset) and its serving loop.
@@ -91,7 +95,12 @@ pub(super) fn bind(
     let (rebinds, rebinds_rx) = mpsc::channel(1);
     let reloads = Reloads { ok: 0, failed: 0, last_ok: true, last_success: started };
     Ok((
-        MetricsState { started, reloads: Mutex::new(reloads), rebinds },
+        MetricsState {
+            started,
+            reloads: Mutex::new(reloads),
+            rebinds,
+            last: tokio::sync::Mutex::new(None),
+        },
         Endpoint { listener, addr, rebinds: rebinds_rx },
     ))
 }
@@ -306,13 +315,8 @@ async fn route(head: &[u8], shared: &Shared) -> Vec<u8> {
             return response;
         }
     };
-    let snapshot = snapshot(shared).await;
-    let text = match tokio::task::spawn_blocking(move || metrics::render(&snapshot)).await {
-        Ok(text) => text,
-        Err(e) => {
-            tracing::error!("metrics: rendering failed: {e}");
-            return plain(500, "Internal Server Error", "rendering the metrics failed\n");
-        }
+    let Some(text) = exposition(shared).await else {
+        return plain(500, "Internal Server Error", "rendering the metrics failed\n");
     };
     let mut response = header(200, "OK", CONTENT_TYPE, "", text.len());
     if with_body {
@@ -336,6 +340,31 @@ fn plain(code: u16, reason: &str, body: &str) -> Vec<u8> {
     let mut response = header(code, reason, PLAIN, "", body.len());
     response.extend_from_slice(body.as_bytes());
     response
+}
+
+/// The exposition for a request that came now: gathered after it came, by this request
+/// or by another one while this one waited for its turn.
+async fn exposition(shared: &Shared) -> Option<Arc<String>> {
+    let asked = Instant::now();
+    let mut last = shared.metrics.last.lock().await;
+    if let Some((began, text)) = &*last {
+        if *began >= asked {
+            return Some(text.clone());
+        }
+    }
+    let began = Instant::now();
+    let snapshot = snapshot(shared).await;
+    match tokio::task::spawn_blocking(move || metrics::render(&snapshot)).await {
+        Ok(text) => {
+            let text = Arc::new(text);
+            *last = Some((began, text.clone()));
+            Some(text)
+        }
+        Err(e) => {
+            tracing::error!("metrics: rendering failed: {e}");
+            None
+        }
+    }
 }
 
 /// Everything a scrape shows, each part within its bound.

@@ -185,7 +185,7 @@ pub async fn run_with(
         connect_ipvs,
     });
     let server = tokio::spawn(control.serve(shared.clone()));
-    let metrics_server = tokio::spawn(metrics_endpoint.serve(shared.clone()));
+    let metrics_task = tokio::spawn(metrics_endpoint.serve(shared.clone()));
 
     let mut current = Arc::new(config);
     // Reloads parse only the virtual servers whose text changed (benchmark P2).
@@ -228,8 +228,8 @@ pub async fn run_with(
     };
     server.abort();
     let _ = server.await;
-    metrics_server.abort();
-    let _ = metrics_server.await;
+    metrics_task.abort();
+    let _ = metrics_task.await;
     // Whatever ended the loop, the rules leave (or stay) as configured.
     let stopped = stop(&mut vrrp, services).await;
     drop(shared);
