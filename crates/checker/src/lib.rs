@@ -20,7 +20,9 @@ pub mod tls;
 
 pub use outcome::{Failure, Outcome, ProbeReport};
 pub use probe::{NetProber, Prober};
-pub use scheduler::{CheckId, CheckStatus, Event, Scheduler, SchedulerConfig, StalledCheck};
+pub use scheduler::{
+    CheckId, CheckStatus, Event, ProbeStats, Scheduler, SchedulerConfig, StalledCheck,
+};
 pub use spec::{CheckKind, CheckSpec, Digest, HttpCheck, MiscCheck, Target, Timing, UrlCheck};
 pub use state::Change;
 pub use status_codes::StatusCodes;

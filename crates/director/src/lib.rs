@@ -8,5 +8,6 @@ pub mod daemon;
 pub mod decide;
 pub mod duration;
 pub mod import;
+pub mod metrics;
 pub mod reconcile;
 pub mod supervise;

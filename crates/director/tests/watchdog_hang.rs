@@ -39,12 +39,13 @@ virtual_servers:
       - {address: 192.0.2.5, port: 8080}
 ";
 
-/// Dropped in this order: the daemon before its namespace.
+/// Dropped in this order: the daemon before its namespace. The last two are held only
+/// to be dropped last.
 struct Site {
     daemon: Daemon,
     notify: NotifySocket,
-    dir: tempfile::TempDir,
-    ns: Netns,
+    _dir: tempfile::TempDir,
+    _ns: Netns,
 }
 
 /// directord in a fresh namespace on `d0` (192.0.2.5/24), pinging every 500 ms.
@@ -70,7 +71,7 @@ fn start(listen: bool) -> (Site, Option<TcpListener>) {
         .args(["--log-format", "json"]);
     let daemon = Daemon::spawn(command, dir.path(), &config);
     notify.wait_line(0, "READY=1", Duration::from_secs(10));
-    (Site { daemon, notify, dir, ns }, listener)
+    (Site { daemon, notify, _dir: dir, _ns: ns }, listener)
 }
 
 impl Site {

@@ -21,6 +21,8 @@ pub const PRIORITY: [u8; 2] = [150, 100];
 pub const INSTANCE: &str = "lab";
 pub const DR_SERVICE: &str = "web-dr";
 pub const NAT_SERVICE: &str = "web-nat";
+/// Each director serves Prometheus metrics here, in its own namespace.
+pub const METRICS: &str = "127.0.0.1:9310";
 
 /// What a scenario may change between reloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,7 @@ impl LabConfig {
             "\
 director:
   id: lb{id}
+  metrics: \"{METRICS}\"
 vrrp:
   instances:
     - name: {INSTANCE}

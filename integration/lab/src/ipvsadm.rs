@@ -163,6 +163,54 @@ impl Conns {
     }
 }
 
+/// Every counter of `ipvsadm -Ln --stats --exact`: [Conns, InPkts, OutPkts, InBytes,
+/// OutBytes] per service (`TCP 192.0.2.100:80`, with an empty destination) and per
+/// destination (`192.0.2.21:80`) of a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traffic(pub BTreeMap<(String, String), [u64; 5]>);
+
+impl Traffic {
+    pub fn parse(text: &str) -> Result<Traffic, String> {
+        let mut rows = BTreeMap::new();
+        let mut service: Option<String> = None;
+        let counters = |words: &[&str], line: &str| -> Result<[u64; 5], String> {
+            let mut out = [0u64; 5];
+            if words.len() != 5 {
+                return Err(format!("ipvsadm --stats: five counters in {line:?}"));
+            }
+            for (o, w) in out.iter_mut().zip(words) {
+                *o =
+                    w.parse().map_err(|_| format!("ipvsadm --stats: counter {w:?} in {line:?}"))?;
+            }
+            Ok(out)
+        };
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["IP", "Virtual", ..] | ["Prot", ..] | ["->", "RemoteAddress:Port"] | [] => {}
+                ["->", addr, rest @ ..] => {
+                    let service = service
+                        .clone()
+                        .ok_or_else(|| format!("ipvsadm --stats: destination first: {line:?}"))?;
+                    rows.insert((service, (*addr).to_string()), counters(rest, line)?);
+                }
+                [proto @ ("TCP" | "UDP" | "SCTP" | "FWM"), addr, rest @ ..] => {
+                    let key = format!("{proto} {addr}");
+                    rows.insert((key.clone(), String::new()), counters(rest, line)?);
+                    service = Some(key);
+                }
+                _ => return Err(format!("ipvsadm --stats: unexpected line {line:?} in:\n{text}")),
+            }
+        }
+        Ok(Traffic(rows))
+    }
+
+    /// The counters of service `TCP service`, or of its destination `dest`.
+    pub fn get(&self, service: &str, dest: Option<&str>) -> Option<[u64; 5]> {
+        self.0.get(&(format!("TCP {service}"), dest.unwrap_or_default().to_string())).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +268,15 @@ TCP  C0000264:1F90 rr persistent 50
         let from_ipvsadm = Table::parse(LIST).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(from_proc.services, from_ipvsadm.services);
         assert!(Table::parse_proc("TCP  C00002XX:0050 wrr\n").is_err());
+    }
+
+    #[test]
+    fn traffic_reads_every_counter() {
+        let t = Traffic::parse(STATS).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.get("192.0.2.100:80", None), Some([30, 150, 0, 9000, 0]));
+        assert_eq!(t.get("192.0.2.100:80", Some("192.0.2.22:80")), Some([20, 100, 0, 6000, 0]));
+        assert_eq!(t.get("192.0.2.100:81", None), None);
+        assert!(Traffic::parse("TCP 192.0.2.100:80 1 2 3\n").is_err());
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use testkit::netns::Netns;
 
-use crate::config::{LabConfig, DR_SERVICE, INSTANCE, NAT_SERVICE};
+use crate::config::{LabConfig, DR_SERVICE, INSTANCE, METRICS, NAT_SERVICE};
 use crate::daemon::LabDirector;
-use crate::ipvsadm::{Conns, Table};
+use crate::ipvsadm::{Conns, Table, Traffic};
 use crate::status::{ServiceExpect, Status};
 use crate::topology::{
     dr_service, nat_service, Lab, DR_PORT, DR_REAL, HTTP_PORT, NAT_GATEWAY, NAT_REAL, SORRY, VIP,
@@ -227,6 +227,20 @@ impl Rig {
         in_netns(&self.lab.lb[lb], &["ipvsadm", "-Ln", "--stats", "--exact"])
             .and_then(|t| Conns::parse(&t))
             .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// `ipvsadm -Ln --stats --exact` in director `lb`'s namespace, every counter.
+    pub fn ipvs_traffic(&self, lb: usize) -> Traffic {
+        in_netns(&self.lab.lb[lb], &["ipvsadm", "-Ln", "--stats", "--exact"])
+            .and_then(|t| Traffic::parse(&t))
+            .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// A scrape of director `lb`'s metrics endpoint (from a thread in its namespace).
+    pub fn scrape(&self, lb: usize) -> String {
+        let addr = METRICS.parse().unwrap_or_else(|e| panic!("{METRICS}: {e}"));
+        testkit::metrics::scrape(&self.lab.lb[lb], addr)
+            .unwrap_or_else(|e| self.fail(&format!("lb{} metrics: {e}", lb + 1)))
     }
 
     /// The connection counters once they show at least `total` new connections to

@@ -9,6 +9,7 @@
 //! * VRRP labs in network namespaces ([`netns`]): [`router`] describes a VRRP router
 //!   once for both [`directord`] and [`keepalived`]; [`addrwatch`] times VIP changes
 //!   over rtnetlink, [`wire`] sniffs and injects VRRP packets, [`wait`] polls.
+//! * [`metrics`]: scrapes directord's Prometheus endpoint inside a namespace.
 //!
 //! Skip policy: when nginx is not installed, [`Nginx::start_or_skip`] prints a
 //! skip line and returns `None`, unless `DIRECTOR_REQUIRE_NGINX=1` (as `make
@@ -17,6 +18,7 @@
 pub mod addrwatch;
 pub mod directord;
 pub mod keepalived;
+pub mod metrics;
 pub mod netns;
 mod nginx;
 pub mod process;

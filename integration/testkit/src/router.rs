@@ -2,7 +2,7 @@
 //! keepalived.conf, so interop tests give both daemons the same instance.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ pub struct Router {
     pub instances: Vec<Instance>,
     /// (name, instance names)
     pub sync_groups: Vec<(String, Vec<String>)>,
+    /// directord's `director.metrics` (keepalived has none).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Router {
@@ -23,7 +25,14 @@ impl Router {
             scripts: Vec::new(),
             instances: vec![instance],
             sync_groups: vec![],
+            metrics: None,
         }
+    }
+
+    /// Serves Prometheus metrics on `addr` (directord only).
+    pub fn with_metrics(mut self, addr: SocketAddr) -> Router {
+        self.metrics = Some(addr);
+        self
     }
 
     pub fn with_script(mut self, script: Script) -> Router {
@@ -144,7 +153,11 @@ impl Instance {
 
 /// directord's YAML for `router` (see DESIGN.md); `notify` is the fixture's script.
 pub fn yaml(router: &Router, notify: &Path) -> String {
-    let mut y = format!("director:\n  id: {}\nvrrp:\n", router.id);
+    let mut y = format!("director:\n  id: {}\n", router.id);
+    if let Some(addr) = router.metrics {
+        let _ = writeln!(y, "  metrics: \"{addr}\"");
+    }
+    y.push_str("vrrp:\n");
     if !router.scripts.is_empty() {
         y.push_str("  scripts:\n");
         for s in &router.scripts {

@@ -13,6 +13,7 @@
 //!   never fires, a probe that never ends) shows in [`Scheduler::stalled`].
 
 mod histogram;
+mod probe_stats;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 pub use histogram::{Histogram, Snapshot as HistogramSnapshot};
+pub use probe_stats::{ProbeStats, LATENCY_BOUNDS};
 
 use crate::outcome::ProbeReport;
 use crate::probe::Prober;
@@ -77,6 +79,9 @@ pub struct CheckStatus {
     pub failed_probes: u64,
     /// Subscribers sharing this check.
     pub subscribers: usize,
+    /// Latency and failures of every probe since the check started (a changed spec is
+    /// another check, which starts from zero).
+    pub stats: ProbeStats,
 }
 
 /// Counters across all checks.
@@ -111,6 +116,7 @@ struct SharedInner<K> {
     last_at: Option<SystemTime>,
     probes: u64,
     failed_probes: u64,
+    stats: ProbeStats,
     /// Where the check's task is, to tell a stalled task from a waiting one.
     phase: Phase,
 }
@@ -157,6 +163,7 @@ impl<K> Shared<K> {
             probes: inner.probes,
             failed_probes: inner.failed_probes,
             subscribers: inner.subscribers.len(),
+            stats: inner.stats.clone(),
         }
     }
 }
@@ -328,6 +335,7 @@ where
                 last_at: None,
                 probes: 0,
                 failed_probes: 0,
+                stats: ProbeStats::default(),
                 phase: Phase::Queued,
             }),
         });

@@ -86,6 +86,7 @@ fn step_and_publish<K: Clone, P>(task: &CheckTask<K, P>, report: ProbeReport) ->
     let step = inner.state.on_result(&report.outcome);
     inner.probes += 1;
     inner.failed_probes += u64::from(!report.is_up());
+    inner.stats.record(&report);
     inner.last_at = Some(at);
     if let Some(change) = step.change {
         for subscriber in &inner.subscribers {

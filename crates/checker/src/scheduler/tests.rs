@@ -169,6 +169,11 @@ async fn retries_then_down_with_keepalived_timing() {
     assert_eq!((Instant::now() - t0).as_millis(), 10_100, "next regular slot, not 6.3 s + 5 s");
     let status = scheduler.status(&"rs").unwrap();
     assert_eq!((status.up, status.probes, status.failed_probes), (true, 5, 3));
+    // Every probe counted, not only the changes: 100 ms each, 3 refused.
+    assert_eq!(status.stats.probes, 5);
+    assert_eq!(status.stats.latency_sum, Duration::from_millis(500));
+    assert_eq!(status.stats.buckets[7], 5, "the 100 ms bucket");
+    assert_eq!(status.stats.failures.get("refused"), Some(&3));
 }
 
 #[tokio::test(start_paused = true)]
@@ -251,6 +256,7 @@ async fn a_hung_probe_fails_instead_of_stalling_the_check() {
     // Budget: connect_timeout 3 s + 1 s margin, from the probe at 1 s.
     assert_eq!(down.report.failure(), Some(&Failure::Hung(Duration::from_secs(4))));
     assert_eq!(scheduler.stats().hung.load(Ordering::Relaxed), 1);
+    assert_eq!(scheduler.status(&"rs").unwrap().stats.failures.get("hung"), Some(&1));
     assert!(matches!(events.recv().await.unwrap().change, Change::Up { first: false, .. }));
 }
 

@@ -6,6 +6,7 @@
 mod control;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod metrics_server;
 mod notify;
 mod script_safety;
 mod scripts;
@@ -16,6 +17,7 @@ mod vrrp_runner;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +42,12 @@ pub enum DaemonError {
     #[error("control socket {path}: {source}")]
     ControlSocket {
         path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("director.metrics: cannot listen on {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
@@ -77,6 +85,8 @@ struct Shared {
     /// The virtual-server task, once there are virtual servers.
     services: Mutex<Option<mpsc::Sender<Command>>>,
     reloads: mpsc::Sender<oneshot::Sender<serde_json::Value>>,
+    metrics: metrics_server::MetricsState,
+    connect_ipvs: ConnectIpvs,
 }
 
 impl Shared {
@@ -126,6 +136,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Opens the kernel's IPVS for the virtual servers: [`connect`] (the kernel, or the
+/// fault-injection fake), or in tests a reconciler on a [`crate::reconcile::FakeKernel`].
+pub type ConnectIpvs = Arc<dyn Fn() -> Result<Reconciler, ReconcileError> + Send + Sync>;
+
 /// Runs the director until `shutdown` resolves, then stops cleanly within
 /// [`STOP_BUDGET`]: VRRP masters send priority 0 and drop their addresses, the IPVS
 /// rules go (unless `keep_rules_on_exit`), and the control socket file is removed.
@@ -135,9 +149,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub async fn run(
     config: Config,
     options: Options,
-    mut reloads: mpsc::Receiver<()>,
+    reloads: mpsc::Receiver<()>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    run_with(config, options, reloads, shutdown, Arc::new(connect)).await
+}
+
+/// [`run`], reaching IPVS through `connect_ipvs`.
+pub async fn run_with(
+    config: Config,
+    options: Options,
+    mut reloads: mpsc::Receiver<()>,
+    shutdown: impl Future<Output = ()>,
+    connect_ipvs: ConnectIpvs,
+) -> Result<(), DaemonError> {
+    let (metrics, metrics_endpoint) = metrics_server::bind(config.director.metrics)
+        .map_err(|(addr, source)| DaemonError::Metrics { addr, source })?;
     let control = ControlSocket::bind(&options.socket)
         .map_err(|source| DaemonError::ControlSocket { path: options.socket.clone(), source })?;
     log_warnings(&config);
@@ -152,7 +179,7 @@ pub async fn run(
     // without the module); a reload that adds some starts them.
     let mut services = None;
     if !config.virtual_servers.is_empty() {
-        services = Some(ServicesTask::start(&config, connect()?, &vrrp_status, &supervision));
+        services = Some(ServicesTask::start(&config, connect_ipvs()?, &vrrp_status, &supervision));
     }
     vrrp.start(&config);
 
@@ -163,6 +190,8 @@ pub async fn run(
         vrrp: vrrp_status,
         services: Mutex::new(services.as_ref().map(|s| s.commands.clone())),
         reloads: reload_tx,
+        metrics,
+        connect_ipvs,
     });
     let server =
         tokio::spawn(control.serve(shared.clone(), supervision.liveness.register("control")));
@@ -179,6 +208,7 @@ pub async fn run(
     let mut ready = false;
     let main_beat = supervision.liveness.register("main");
     let mut beat_tick = tokio::time::interval(BEAT_EVERY);
+    let metrics_task = tokio::spawn(metrics_endpoint.serve(shared.clone()));
 
     let mut current = Arc::new(config);
     // Reloads parse only the virtual servers whose text changed (benchmark P2).
@@ -214,6 +244,7 @@ pub async fn run(
                     &supervision,
                 )
                 .await;
+                shared.metrics.reloaded(&outcome);
                 supervised::reloaded("SIGHUP", &outcome, &shared, &notifier).await;
             }
             Some(reply) = reload_rx.recv() => {
@@ -223,6 +254,7 @@ pub async fn run(
                     &supervision,
                 )
                 .await;
+                shared.metrics.reloaded(&outcome);
                 supervised::reloaded("control", &outcome, &shared, &notifier).await;
                 let _ = reply.send(outcome);
             }
@@ -237,6 +269,8 @@ pub async fn run(
     }
     server.abort();
     let _ = server.await;
+    metrics_task.abort();
+    let _ = metrics_task.await;
     // Whatever ended the loop, the rules leave (or stay) as configured.
     let stopped = stop(&mut vrrp, services).await;
     drop(shared);
@@ -361,7 +395,7 @@ async fn reload(
     // The first virtual servers need the kernel: connect before anything changes.
     let mut first_reconciler = None;
     if !config.virtual_servers.is_empty() && services.is_none() {
-        match connect() {
+        match (shared.connect_ipvs)() {
             Ok(reconciler) => first_reconciler = Some(reconciler),
             Err(e) => {
                 return serde_json::json!({"error": format!(
@@ -370,7 +404,14 @@ async fn reload(
             }
         }
     }
+    // Before anything changes, so that an address it cannot take refuses the reload.
+    if let Err(e) = shared.metrics.rebind(config.director.metrics).await {
+        return serde_json::json!({"error": format!(
+            "{path} refused, the running configuration stays: {e}"
+        )});
+    }
     if let Err(e) = vrrp.reload(&config).await {
+        let _ = shared.metrics.rebind(current.director.metrics).await;
         return serde_json::json!({"error": format!(
             "{path} refused by VRRP, the running configuration stays: {e}"
         )});

@@ -4,7 +4,9 @@
 //! sees one consistent state and no lock is shared with the control socket.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +19,8 @@ use vrrp::machine::State;
 
 use crate::config::{Config, IpvsSyncDaemon, VirtualServer};
 use crate::decide::{Action, VirtualServerState, VirtualServerStatus};
-use crate::reconcile::{ApplyReport, Reconciler};
+use crate::metrics::ServicesSnapshot;
+use crate::reconcile::{ApplyReport, ReconcileError, Reconciler};
 
 use super::notify;
 use super::supervised::ServicesBeats;
@@ -38,6 +41,23 @@ pub enum Command {
     Reload(Arc<Config>, oneshot::Sender<ApplyReport>),
     /// Leave: omega notifications, rules removed unless kept.
     Stop(oneshot::Sender<ApplyReport>),
+    /// What the metrics endpoint shows of the virtual servers and the reconciler.
+    Metrics(oneshot::Sender<MetricsAnswer>),
+}
+
+/// The answer to [`Command::Metrics`]: the snapshot (without the kernel's counters), and
+/// the read of those counters, queued on the reconciler's thread for the caller to
+/// await (this task does not wait for the kernel).
+pub struct MetricsAnswer {
+    pub snapshot: ServicesSnapshot,
+    pub ipvs:
+        Pin<Box<dyn Future<Output = Result<Vec<ipvs::ListedService>, ReconcileError>> + Send>>,
+}
+
+impl std::fmt::Debug for MetricsAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAnswer").field("snapshot", &self.snapshot).finish_non_exhaustive()
+    }
 }
 
 /// Which VRRP instances are MASTER, and which have a settled role.
@@ -147,6 +167,9 @@ impl<P: Prober> Services<P> {
                 command = commands.recv() => match command {
                     Some(Command::Status(reply)) => {
                         let _ = reply.send(self.status());
+                    }
+                    Some(Command::Metrics(reply)) => {
+                        let _ = reply.send(self.metrics());
                     }
                     Some(Command::Reload(config, reply)) => {
                         let report = self.reload(&config).await;
@@ -434,6 +457,51 @@ impl<P: Prober> Services<P> {
                 status
             })
             .collect()
+    }
+
+    /// See [`Command::Metrics`]: the status of each virtual server, with the weights
+    /// the kernel table has and every probe's latency and failure counted by its check.
+    fn metrics(&self) -> MetricsAnswer {
+        let applied = self.reconciler.applied();
+        let weights: HashMap<RsKey, u32> = applied
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.destinations.iter().map(|d| ((s.service.key, d.addr, d.port), d.weight))
+            })
+            .collect();
+        let virtual_servers = self
+            .status()
+            .iter()
+            .zip(&self.entries)
+            .map(|(status, entry)| {
+                let key = entry.config().service.key;
+                let kinds: HashMap<(IpAddr, u16), &'static str> = entry
+                    .config()
+                    .real_servers
+                    .iter()
+                    .filter_map(|rs| Some((rs.destination.key(), rs.check.as_ref()?.kind.name())))
+                    .collect();
+                crate::metrics::VirtualServer::from_status(
+                    status,
+                    key,
+                    |addr, port| weights.get(&(key, addr, port)).copied(),
+                    |addr, port| {
+                        let kind = *kinds.get(&(addr, port))?;
+                        let stats = self.scheduler.status(&(key, addr, port))?.stats;
+                        Some(crate::metrics::Check { kind, stats })
+                    },
+                )
+            })
+            .collect();
+        MetricsAnswer {
+            snapshot: ServicesSnapshot {
+                virtual_servers,
+                reconcile: self.reconciler.counts(),
+                ipvs: None,
+            },
+            ipvs: Box::pin(self.reconciler.stats()),
+        }
     }
 
     async fn stop(&mut self) -> ApplyReport {

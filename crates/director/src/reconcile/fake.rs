@@ -1,14 +1,17 @@
 //! An in-memory kernel for tests (this crate's and the daemon's): the table changes as
 //! the kernel's would (`ipvs::diff::apply`), with the kernel's errnos, and a test can
-//! refuse operations, edit the table by hand (drift), break the socket, or hold the
-//! reconciler's thread in a kernel call.
+//! refuse operations, edit the table by hand (drift), break the socket, hold the
+//! reconciler's thread in a kernel call, or set the traffic counters it lists.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use ipvs::error::Request;
 use ipvs::{
-    BatchError, DaemonState, Destination, Error, Op, Service, ServiceKey, SyncDaemon, Table,
+    BatchError, ConnCounts, DaemonState, Destination, DestinationEntry, Error, Op, Service,
+    ServiceEntry, ServiceKey, Stats, SyncDaemon, Table,
 };
 
 use super::kernel::Kernel;
@@ -32,6 +35,9 @@ struct State {
     daemon_errno: Option<i32>,
     paused: bool,
     waiting: usize,
+    /// Counters listed with the services and destinations (zero when not set).
+    service_stats: HashMap<ServiceKey, Stats>,
+    destination_stats: HashMap<(ServiceKey, IpAddr, u16), (Stats, ConnCounts)>,
 }
 
 /// A shared handle: clones see and change the same kernel.
@@ -143,6 +149,22 @@ impl FakeKernel {
         self.shared.1.notify_all();
     }
 
+    /// The counters the kernel lists for service `key` from now on.
+    pub fn set_service_stats(&self, key: ServiceKey, stats: Stats) {
+        self.lock().service_stats.insert(key, stats);
+    }
+
+    /// The counters the kernel lists for destination `addr`:`port` of service `key`.
+    pub fn set_destination_stats(
+        &self,
+        key: ServiceKey,
+        (addr, port): (IpAddr, u16),
+        stats: Stats,
+        conns: ConnCounts,
+    ) {
+        self.lock().destination_stats.insert((key, addr, port), (stats, conns));
+    }
+
     /// Kernel calls held by [`FakeKernel::pause`] right now.
     pub fn waiting(&self) -> usize {
         self.lock().waiting
@@ -219,6 +241,29 @@ impl Kernel for FakeKernel {
                 errno: libc::ESRCH,
             }),
         }
+    }
+
+    fn service_stats(&mut self) -> Result<Vec<ServiceEntry>, Error> {
+        let services = self.services()?;
+        let st = self.lock();
+        let stats = |key: &ServiceKey| st.service_stats.get(key).copied().unwrap_or_default();
+        Ok(services
+            .into_iter()
+            .map(|s| ServiceEntry { stats: stats(&s.key), service: s })
+            .collect())
+    }
+
+    fn destination_stats(&mut self, key: &ServiceKey) -> Result<Vec<DestinationEntry>, Error> {
+        let destinations = self.destinations(key)?;
+        let st = self.lock();
+        Ok(destinations
+            .into_iter()
+            .map(|d| {
+                let (stats, conns) =
+                    st.destination_stats.get(&(*key, d.addr, d.port)).copied().unwrap_or_default();
+                DestinationEntry { destination: d, conns, stats }
+            })
+            .collect())
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {

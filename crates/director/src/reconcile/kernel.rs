@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use ipvs::{
-    BatchError, Client, DaemonState, Destination, Error, Op, Service, ServiceKey, SyncDaemon,
-    Table, TableService,
+    BatchError, Client, DaemonState, Destination, DestinationEntry, Error, ListedService, Op,
+    Service, ServiceEntry, ServiceKey, SyncDaemon, Table, TableService,
 };
 
 /// The IPVS table and sync daemons of one kernel. Blocking: it runs on the reconciler's
@@ -14,6 +14,10 @@ pub trait Kernel {
     fn services(&mut self) -> Result<Vec<Service>, Error>;
     /// The destinations of one service (one dump).
     fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error>;
+    /// Every service with its traffic counters (one dump).
+    fn service_stats(&mut self) -> Result<Vec<ServiceEntry>, Error>;
+    /// The destinations of one service with their counters (one dump).
+    fn destination_stats(&mut self, key: &ServiceKey) -> Result<Vec<DestinationEntry>, Error>;
     /// Applies operations; a refused one is reported and the others still apply
     /// (see [`Client::apply`]).
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError>;
@@ -33,6 +37,14 @@ impl Kernel for Client {
 
     fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         Ok(Client::destinations(self, key)?.into_iter().map(|e| e.destination).collect())
+    }
+
+    fn service_stats(&mut self) -> Result<Vec<ServiceEntry>, Error> {
+        Client::services(self)
+    }
+
+    fn destination_stats(&mut self, key: &ServiceKey) -> Result<Vec<DestinationEntry>, Error> {
+        Client::destinations(self, key)
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
@@ -75,6 +87,27 @@ pub fn read_services(
         }
     }
     Ok(Table { services })
+}
+
+/// The services among `keys` that the kernel has, with their destinations and every
+/// counter, as `ipvsadm -Ln --stats` reads them: one dump of the services and one per
+/// service kept. A service deleted between the two dumps is left out.
+pub fn read_stats(
+    kernel: &mut impl Kernel,
+    keys: &BTreeSet<ServiceKey>,
+) -> Result<Vec<ListedService>, Error> {
+    let mut listed = Vec::new();
+    for entry in kernel.service_stats()? {
+        if !keys.contains(&entry.service.key) {
+            continue;
+        }
+        match kernel.destination_stats(&entry.service.key) {
+            Ok(destinations) => listed.push(ListedService { entry, destinations }),
+            Err(e) if e.errno() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(listed)
 }
 
 /// A running daemon is the wanted one when role, interface and sync id match, and every

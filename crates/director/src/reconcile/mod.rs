@@ -24,16 +24,16 @@ mod tests;
 #[cfg(test)]
 mod tests_daemon;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc};
 
-use ipvs::{ServiceKey, SyncDaemon, Table};
+use ipvs::{ListedService, ServiceKey, SyncDaemon, Table};
 use tokio::sync::{oneshot, watch};
 
 pub use fake::FakeKernel;
-pub use kernel::{daemon_matches, read_services, Kernel};
+pub use kernel::{daemon_matches, read_services, read_stats, Kernel};
 pub use report::{ApplyReport, DaemonReport, ReconcileError};
 use worker::{Counters, Worker};
 
@@ -54,6 +54,26 @@ enum Request {
         remove_rules: bool,
         reply: oneshot::Sender<ApplyReport>,
     },
+    Stats {
+        reply: oneshot::Sender<Result<Vec<ListedService>, ReconcileError>>,
+    },
+}
+
+/// The reconciler's cumulative counts (see [`Reconciler::counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Table operations the kernel confirmed.
+    pub ops_applied: u64,
+    /// Failures by [`ReconcileError::kind`]; kinds never seen are absent.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Changes made behind the director's back that a resync found and undid.
+    pub drift_repairs: u64,
+    /// Every netlink request sent, reads and sync daemon commands included.
+    pub requests: u64,
+    /// Kernel table reads (adoption, resync, after a refusal).
+    pub reads: u64,
+    /// Desired tables diffed.
+    pub diffs: u64,
 }
 
 /// A handle on the reconciler thread; clones share it. The thread ends at
@@ -138,6 +158,16 @@ impl Reconciler {
         async move { answer.await.unwrap_or_else(|_| stopped()) }
     }
 
+    /// The managed services the kernel has now, with their destinations and traffic
+    /// counters (`ipvsadm -Ln --stats`): read at the reconciler's next turn, so it may
+    /// wait for an apply in progress.
+    pub fn stats(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ListedService>, ReconcileError>> + Send + 'static {
+        let answer = self.send(|reply| Request::Stats { reply });
+        async move { answer.await.unwrap_or(Err(ReconcileError::Stopped)) }
+    }
+
     /// What the kernel has of the managed services, as of the last request (for
     /// `in_ipvs` in the status). A snapshot: cheap, and never waits for the thread.
     pub fn applied(&self) -> Arc<Table> {
@@ -163,6 +193,19 @@ impl Reconciler {
     pub fn kernel_reads(&self) -> u64 {
         self.counters.reads.load(Relaxed)
     }
+
+    /// Every count since start, for metrics.
+    pub fn counts(&self) -> Counts {
+        let c = &self.counters;
+        Counts {
+            ops_applied: c.applied.load(Relaxed),
+            errors: c.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+            drift_repairs: c.drift.load(Relaxed),
+            requests: c.requests.load(Relaxed),
+            reads: c.reads.load(Relaxed),
+            diffs: c.diffs.load(Relaxed),
+        }
+    }
 }
 
 /// The thread's loop: takes every queued request at once, so that queued applies are
@@ -180,6 +223,7 @@ fn serve<K: Kernel>(mut worker: Worker<K>, queue: &mpsc::Receiver<Request>) {
 /// Handles requests in order, the applies as one at the place of the last; returns
 /// false at shutdown.
 fn handle_batch<K: Kernel>(worker: &mut Worker<K>, batch: Vec<Request>) -> bool {
+    let counters = worker.counters();
     let last_apply = batch.iter().rposition(|r| matches!(r, Request::Apply { .. }));
     let mut managed = BTreeSet::new();
     let mut waiters = Vec::new();
@@ -191,20 +235,32 @@ fn handle_batch<K: Kernel>(worker: &mut Worker<K>, batch: Vec<Request>) -> bool 
                 waiters.push(reply);
                 if Some(i) == last_apply {
                     let report = worker.apply(desired, std::mem::take(&mut managed));
+                    counters.record(&report);
                     for waiter in waiters.drain(..) {
                         let _ = waiter.send(report.clone());
                     }
                 }
             }
             Request::Resync { reply } => {
-                let _ = reply.send(worker.resync());
+                let report = worker.resync();
+                counters.record(&report);
+                let _ = reply.send(report);
             }
             Request::SyncDaemon { want, reply } => {
-                let _ = reply.send(worker.sync_daemon(want));
+                let result = worker.sync_daemon(want);
+                if let Err(e) = &result {
+                    counters.error(e);
+                }
+                let _ = reply.send(result);
             }
             Request::Shutdown { remove_rules, reply } => {
-                let _ = reply.send(worker.shutdown(remove_rules));
+                let report = worker.shutdown(remove_rules);
+                counters.record(&report);
+                let _ = reply.send(report);
                 return false;
+            }
+            Request::Stats { reply } => {
+                let _ = reply.send(worker.stats());
             }
         }
     }

@@ -47,6 +47,24 @@ impl ReconcileError {
         }
     }
 
+    /// Every [`ReconcileError::kind`].
+    pub const KINDS: [&'static str; 8] =
+        ["refused", "unconfirmed", "socket", "read", "connect", "sync_daemon", "thread", "stopped"];
+
+    /// A short stable name of the kind of error, for metrics (one of [`Self::KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReconcileError::Op { .. } => "refused",
+            ReconcileError::Unconfirmed { .. } => "unconfirmed",
+            ReconcileError::Socket(_) => "socket",
+            ReconcileError::Read(_) => "read",
+            ReconcileError::Connect(_) => "connect",
+            ReconcileError::SyncDaemon(_) => "sync_daemon",
+            ReconcileError::Thread(_) => "thread",
+            ReconcileError::Stopped => "stopped",
+        }
+    }
+
     /// The operation refused, for errors about one operation.
     pub fn op(&self) -> Option<&Op> {
         match self {

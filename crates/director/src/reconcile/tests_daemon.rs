@@ -154,3 +154,66 @@ async fn a_failed_read_at_startup_is_reported_and_retried() {
     assert_eq!(fake.reconnects(), 1);
     assert_same(&rec.applied(), &web());
 }
+
+#[tokio::test]
+async fn stats_list_the_owned_services_with_their_counters() {
+    let other = service(53, &[(9, 1)]);
+    let fake = FakeKernel::new(table(vec![other]));
+    let rec = Reconciler::spawn(fake.clone()).unwrap();
+    rec.apply(web(), keys_of(&web())).await;
+    let stats = ipvs::Stats {
+        conns: 7,
+        inpkts: 70,
+        outpkts: 60,
+        inbytes: 7000,
+        outbytes: 6000,
+        ..Default::default()
+    };
+    fake.set_service_stats(key(80), stats);
+    let dest_stats = ipvs::Stats { conns: 4, ..Default::default() };
+    let conns = ipvs::ConnCounts { active: 2, inactive: 1, persistent: 0 };
+    fake.set_destination_stats(key(80), web().services[0].destinations[0].key(), dest_stats, conns);
+
+    let listed = rec.stats().await.unwrap();
+    let mut keys: Vec<_> = listed.iter().map(|s| s.entry.service.key).collect();
+    keys.sort();
+    assert_eq!(keys, vec![key(80), key(443)], "only the owned services");
+    let web80 = listed.iter().find(|s| s.entry.service.key == key(80)).unwrap();
+    assert_eq!(web80.entry.stats, stats);
+    assert_eq!(web80.destinations.len(), 2);
+    let first = &web80
+        .destinations
+        .iter()
+        .find(|d| d.destination.key() == web().services[0].destinations[0].key())
+        .unwrap();
+    assert_eq!((first.stats, first.conns), (dest_stats, conns));
+    // Reading counters changes nothing and is no table operation.
+    assert_eq!(rec.counts().ops_applied, 3 + 2);
+}
+
+#[tokio::test]
+async fn counts_follow_operations_drift_and_errors() {
+    let fake = FakeKernel::default();
+    let rec = Reconciler::spawn(fake.clone()).unwrap();
+    let report = rec.apply(web(), keys_of(&web())).await;
+    assert_eq!(rec.counts().ops_applied, report.ops.len() as u64);
+    // Someone deletes a destination by hand: a resync puts it back, one drift repair.
+    fake.edit(|t| {
+        t.services[0].destinations.pop();
+    });
+    let report = rec.resync().await;
+    assert_eq!(report.drift.len(), 1, "{report:?}");
+    let counts = rec.counts();
+    assert_eq!((counts.drift_repairs, counts.ops_applied), (1, 5 + 1));
+    // A refused operation is an error of kind "refused".
+    fake.refuse(|op| matches!(op, Op::EditDestination(..)).then_some(libc::ERANGE));
+    let changed = table(vec![service(80, &[(1, 5), (2, 1)]), service(443, &[(1, 1)])]);
+    let report = rec.apply(changed.clone(), keys_of(&changed)).await;
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(rec.counts().errors.get("refused"), Some(&1));
+    // A sync daemon the kernel refuses counts too.
+    fake.refuse_daemon_start(Some(libc::ENODEV));
+    let master = SyncDaemon::new(DaemonState::Master, "eth9", 1);
+    assert!(rec.sync_daemon(Some(master)).await.is_err());
+    assert_eq!(rec.counts().errors.get("sync_daemon"), Some(&1));
+}

@@ -1,14 +1,14 @@
 //! The reconciler's state, on its own thread: what it owns, what it last applied, and
 //! the blocking kernel calls.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use ipvs::{Op, ServiceKey, SyncDaemon, Table};
+use ipvs::{ListedService, Op, ServiceKey, SyncDaemon, Table};
 use tokio::sync::watch;
 
-use super::kernel::{daemon_matches, read_services, Kernel};
+use super::kernel::{daemon_matches, read_services, read_stats, Kernel};
 use super::report::{is_connection_error, ApplyReport, DaemonReport, ReconcileError};
 
 /// Cumulative counts, readable from any thread.
@@ -22,6 +22,29 @@ pub(super) struct Counters {
     pub reads: AtomicU64,
     /// Desired tables diffed (coalesced requests count once).
     pub diffs: AtomicU64,
+    /// Table operations the kernel confirmed.
+    pub applied: AtomicU64,
+    /// Changes made behind the director's back that a resync undid.
+    pub drift: AtomicU64,
+    /// Failures of applies, resyncs, sync daemon commands and shutdown, by
+    /// [`ReconcileError::kind`].
+    pub errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counters {
+    /// Counts what one apply, resync or shutdown did.
+    pub fn record(&self, report: &ApplyReport) {
+        self.applied.fetch_add(report.ops.len() as u64, Relaxed);
+        self.drift.fetch_add(report.drift.len() as u64, Relaxed);
+        for failure in &report.failed {
+            self.error(failure);
+        }
+    }
+
+    pub fn error(&self, error: &ReconcileError) {
+        let mut errors = self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *errors.entry(error.kind()).or_default() += 1;
+    }
 }
 
 pub(super) struct Worker<K> {
@@ -62,6 +85,10 @@ impl<K: Kernel> Worker<K> {
             counters,
             tally: 0,
         }
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 
     /// Runs one kernel call, counting the netlink requests it sent.
@@ -204,6 +231,16 @@ impl<K: Kernel> Worker<K> {
         self.cache = Some(Arc::new(current));
         self.execute(&desired, ops, &mut report);
         self.finish(report)
+    }
+
+    /// The owned services the kernel has, with their destinations and counters.
+    pub fn stats(&mut self) -> Result<Vec<ListedService>, ReconcileError> {
+        self.ensure_connected()?;
+        let owned = self.owned.clone();
+        self.call(false, |k| read_stats(k, &owned)).map_err(|e| {
+            self.note_error(&e);
+            ReconcileError::Read(Arc::new(e))
+        })
     }
 
     /// Starts and stops sync daemons until exactly `want` runs.

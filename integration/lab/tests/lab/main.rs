@@ -6,6 +6,7 @@ mod baseline;
 mod distribution;
 mod failover;
 mod health;
+mod metrics;
 mod reload;
 mod shutdown;
 

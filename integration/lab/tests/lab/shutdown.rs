@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use lab_tests::config::METRICS;
 use lab_tests::rig::in_netns;
 use lab_tests::{Expect, LabDirector, Rig};
 use testkit::netns::Netns;
@@ -52,7 +53,7 @@ const PER_SERVICE: usize = 10;
 /// 1,000 NAT services × 10 real servers, no checks (always up), no VRRP.
 fn big_yaml(keep_rules: bool) -> String {
     let mut y =
-        format!("director: {{id: big, keep_rules_on_exit: {keep_rules}}}\nvirtual_servers:\n");
+        format!("director: {{id: big, keep_rules_on_exit: {keep_rules}, metrics: \"{METRICS}\"}}\nvirtual_servers:\n");
     for s in 0..SERVICES {
         let _ = write!(
             y,
@@ -67,6 +68,26 @@ fn big_yaml(keep_rules: bool) -> String {
         y.push_str("]}\n");
     }
     y
+}
+
+/// A scrape of 10,000 real servers: whole (every part answered in time, a series per
+/// real server and per kernel destination), and how long it took.
+fn scrape_big(ns: &Netns) {
+    let addr = METRICS.parse().unwrap_or_else(|e| panic!("{METRICS}: {e}"));
+    let t0 = Instant::now();
+    let text = testkit::metrics::scrape(ns, addr).unwrap_or_else(|e| panic!("scrape: {e}"));
+    let took = t0.elapsed();
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    let full = SERVICES * PER_SERVICE;
+    assert_eq!(count("director_scrape_success{part=\"virtual_servers\"} 1"), 1, "{took:?}");
+    assert_eq!(count("director_scrape_success{part=\"ipvs_stats\"} 1"), 1, "{took:?}");
+    assert_eq!(count("director_real_server_in_ipvs{"), full);
+    assert_eq!(count("director_ipvs_real_server_connections_total{"), full);
+    say(&format!(
+        "lab[s9]: a scrape of {full} real servers: {took:?}, {} lines, {} KiB",
+        text.lines().count(),
+        text.len() / 1024
+    ));
 }
 
 /// Services and real servers in `ns`'s table, from `ipvsadm -Ln`.
@@ -99,6 +120,7 @@ fn s9_sigterm_with_10000_real_servers_within_2s_rules_removed_or_kept() {
     let mut d = LabDirector::start(&ns, "big", &big_yaml(false)).unwrap_or_else(|e| panic!("{e}"));
     let took = wait_counts(&ns, full, Duration::from_secs(60));
     say(&format!("lab[s9]: {full:?} installed {took:?} after the daemon answered"));
+    scrape_big(&ns);
     let took = sigterm(&mut d);
     assert_eq!(counts(&ns), (0, 0), "rules left after SIGTERM; log:\n{}", d.log());
     say(&format!("lab[s9]: SIGTERM with {} real servers, rules removed: {took:?}", full.1));
