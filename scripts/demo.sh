@@ -9,8 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/vm/prepare.sh
 
-# The executables cargo reports (honours CARGO_TARGET_DIR).
-executables() { grep -o '"executable":"[^"]*"' | cut -d'"' -f4; }
+source scripts/vm/lab-env.sh
 bins=$(cargo build --release --locked -p director --bin directord --bin directorctl \
     -p lab-tests --bin lab-demo --message-format=json | executables)
 directord=$(grep '/directord$' <<<"$bins" || true)
@@ -19,11 +18,7 @@ demo=$(grep '/lab-demo$' <<<"$bins" || true)
 for f in "$directord" "$directorctl" "$demo"; do
     [[ -x $f ]] || { echo "demo: a binary was not built (directord '$directord', directorctl '$directorctl', lab-demo '$demo')" >&2; exit 1; }
 done
-# iproute2 from the host: busybox ip cannot do `ip netns`.
-ip=$(readlink -f "$(PATH=/usr/sbin:/sbin:$PATH command -v ip)")
-
-# veth and bridge make the lab's LAN.
-export VM_EXTRA_MODULES="veth bridge${VM_EXTRA_MODULES:+ $VM_EXTRA_MODULES}"
+ip=$(host_ip)
 exec integration/vm/run.sh --timeout "${VM_DEMO_TIMEOUT:-600}" \
     --file "$directord:/opt/directord" \
     --file "$directorctl:/opt/directorctl" \

@@ -8,8 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/vm/prepare.sh
 
-# The executables cargo reports (honours CARGO_TARGET_DIR).
-executables() { grep -o '"executable":"[^"]*"' | cut -d'"' -f4; }
+source scripts/vm/lab-env.sh
 bins=$(cargo build --release --locked -p director --bin directord --bin directorctl \
     --message-format=json | executables)
 directord=$(grep '/directord$' <<<"$bins" || true)
@@ -19,11 +18,7 @@ lab=$(cargo test --release --locked -p lab-tests --test lab --no-run --message-f
 for f in "$directord" "$directorctl" "$lab"; do
     [[ -x $f ]] || { echo "vm-lab: a binary was not built (directord '$directord', directorctl '$directorctl', lab '$lab')" >&2; exit 1; }
 done
-# iproute2 from the host: busybox ip cannot do `ip netns`.
-ip=$(readlink -f "$(PATH=/usr/sbin:/sbin:$PATH command -v ip)")
-
-# veth and bridge make the lab's LANs.
-export VM_EXTRA_MODULES="veth bridge${VM_EXTRA_MODULES:+ $VM_EXTRA_MODULES}"
+ip=$(host_ip)
 exec integration/vm/run.sh --timeout "${VM_LAB_TIMEOUT:-900}" \
     --file "$directord:/opt/directord" \
     --file "$directorctl:/opt/directorctl" \
