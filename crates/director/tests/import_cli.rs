@@ -1,5 +1,5 @@
 //! `directorctl import-keepalived` as an operator runs it: YAML on stdout (or --output)
-//! that `directorctl config check` accepts, warnings on stderr, exit 0/1/2.
+//! that `directorctl config check` accepts, warnings on stderr, exit 0/1/5.
 
 #![allow(clippy::unwrap_used)]
 
@@ -41,7 +41,7 @@ fn a_sample_converts_and_passes_config_check() {
 }
 
 #[test]
-fn warnings_go_to_stderr_and_strict_exits_2() {
+fn warnings_go_to_stderr_and_strict_exits_5() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("k.conf");
     std::fs::write(
@@ -59,7 +59,7 @@ fn warnings_go_to_stderr_and_strict_exits_2() {
     assert_eq!(text(&out.stderr), want);
     assert!(text(&out.stdout).contains(&format!("# {}", want.trim_end())));
     let out = directorctl(&["import-keepalived", "--strict", conf]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(5));
     assert!(!out.stdout.is_empty(), "the YAML is still written");
 }
 

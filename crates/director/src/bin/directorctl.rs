@@ -43,7 +43,8 @@ enum Command {
     },
     /// Convert a keepalived.conf (and what it includes) to this YAML, on stdout or in
     /// --output. What is not carried over is listed on stderr and commented in the YAML
-    /// (exit 0; 1 on errors; 2 with --strict when something was not carried over).
+    /// (exit 0; 1 on errors; 5 with --strict when something was not carried over: 2 is
+    /// clap's usage error).
     ImportKeepalived {
         file: PathBuf,
         /// Write the YAML here instead of stdout.
@@ -289,7 +290,7 @@ fn import_keepalived(
         return ExitCode::from(1);
     }
     if strict && conversion.dropped_anything() {
-        return ExitCode::from(2);
+        return ExitCode::from(5);
     }
     ExitCode::SUCCESS
 }

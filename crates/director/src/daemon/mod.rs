@@ -163,10 +163,12 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     connect_ipvs: ConnectIpvs,
 ) -> Result<(), DaemonError> {
-    let (metrics, metrics_endpoint) = metrics_server::bind(config.director.metrics)
-        .map_err(|(addr, source)| DaemonError::Metrics { addr, source })?;
+    // The control socket first: a second directord is told that one already answers
+    // there, not that the metrics port is taken (dropping `control` removes its file).
     let control = ControlSocket::bind(&options.socket)
         .map_err(|source| DaemonError::ControlSocket { path: options.socket.clone(), source })?;
+    let (metrics, metrics_endpoint) = metrics_server::bind(config.director.metrics)
+        .map_err(|(addr, source)| DaemonError::Metrics { addr, source })?;
     log_warnings(&config);
     for program in script_safety::programs(&config.driver_config(), &config.track_scripts()) {
         if let Some(problem) = script_safety::problem(&program) {
@@ -238,24 +240,28 @@ pub async fn run_with(
                 break Some(Err(DaemonError::ServicesStopped(why)));
             }
             Some(()) = reloads.recv() => {
-                notifier.reloading();
-                let outcome = reload(
+                if ready {
+                    notifier.reloading();
+                }
+                let outcome = supervised::beating(&main_beat, reload(
                     &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
                     &supervision,
-                )
+                ))
                 .await;
                 shared.metrics.reloaded(&outcome);
-                supervised::reloaded("SIGHUP", &outcome, &shared, &notifier).await;
+                supervised::reloaded("SIGHUP", &outcome, &shared, &notifier, ready).await;
             }
             Some(reply) = reload_rx.recv() => {
-                notifier.reloading();
-                let outcome = reload(
+                if ready {
+                    notifier.reloading();
+                }
+                let outcome = supervised::beating(&main_beat, reload(
                     &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
                     &supervision,
-                )
+                ))
                 .await;
                 shared.metrics.reloaded(&outcome);
-                supervised::reloaded("control", &outcome, &shared, &notifier).await;
+                supervised::reloaded("control", &outcome, &shared, &notifier, ready).await;
                 let _ = reply.send(outcome);
             }
         }
@@ -389,6 +395,11 @@ async fn reload(
     };
     let loaded_ms = started.elapsed().as_secs_f64() * 1000.0;
     if *config == **current {
+        // A move that failed may have left the endpoint closed: this retries it (and
+        // costs nothing when it listens where it should).
+        if let Err(e) = shared.metrics.rebind(current.director.metrics).await {
+            tracing::warn!("reload: {e}");
+        }
         return serde_json::json!({"reloaded": path, "changed": false, "ipvs_ops": 0,
             "duration_ms": started.elapsed().as_secs_f64() * 1000.0});
     }

@@ -168,6 +168,8 @@ impl<P: Prober> Services<P> {
                     Some(Command::Status(reply)) => {
                         let _ = reply.send(self.status());
                     }
+                    // A scrape that already gave up queues no kernel read.
+                    Some(Command::Metrics(reply)) if reply.is_closed() => {}
                     Some(Command::Metrics(reply)) => {
                         let _ = reply.send(self.metrics());
                     }

@@ -48,9 +48,32 @@ pub(super) async fn started(
 
 /// The one-line summary of the running director.
 pub(super) async fn current_summary(shared: &Shared) -> String {
-    match serde_json::from_value::<Status>(shared.status().await) {
-        Ok(status) => summary(&status),
-        Err(_) => "status unavailable".to_string(),
+    // Bounded: a busy virtual-server task must not hold the main loop (its own
+    // heartbeat says whether it is stuck).
+    match tokio::time::timeout(SUMMARY_TIMEOUT, shared.status()).await {
+        Ok(status) => match serde_json::from_value::<Status>(status) {
+            Ok(status) => summary(&status),
+            Err(_) => "status unavailable".to_string(),
+        },
+        Err(_) => "status unavailable (the virtual-server task is busy)".to_string(),
+    }
+}
+
+/// How long a `STATUS=` summary waits for the virtual-server task.
+const SUMMARY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs `work` while beating `beat`: a long reload is the main loop at work, not a
+/// stuck one; the loops the reload waits on beat (or fall silent) on their own.
+pub(super) async fn beating<T>(beat: &Heartbeat, work: impl std::future::Future<Output = T>) -> T {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(crate::supervise::BEAT_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                beat.send_replace(std::time::Instant::now());
+            }
+        }
     }
 }
 
@@ -78,11 +101,15 @@ pub(super) async fn status_updates(shared: Arc<Shared>, notifier: Arc<Notifier>)
 
 /// The one log line of a reload (applied or refused, with its counts and time), and
 /// `READY=1` with the new summary: the reload is over either way.
+/// Logs a reload's outcome and tells the service manager it is over: `READY=1` once the
+/// daemon has started (`started`), only `STATUS=` before (a reload during startup must
+/// not announce readiness early).
 pub(super) async fn reloaded(
     trigger: &str,
     outcome: &serde_json::Value,
     shared: &Shared,
     notifier: &Notifier,
+    started: bool,
 ) {
     let number = |key: &str| outcome.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
     if let Some(error) = outcome.get("error").and_then(|e| e.as_str()) {
@@ -112,7 +139,12 @@ pub(super) async fn reloaded(
             if changed { "applied" } else { "unchanged" }
         );
     }
-    notifier.ready(&current_summary(shared).await);
+    let summary = current_summary(shared).await;
+    if started {
+        notifier.ready(&summary);
+    } else {
+        notifier.status(&summary);
+    }
 }
 
 /// The virtual-server task's heartbeat, and its checks': the checks beat while the

@@ -259,6 +259,8 @@ fn handle_batch<K: Kernel>(worker: &mut Worker<K>, batch: Vec<Request>) -> bool 
                 let _ = reply.send(report);
                 return false;
             }
+            // A scrape that gave up while this waited behind an apply: no dump for nobody.
+            Request::Stats { reply } if reply.is_closed() => {}
             Request::Stats { reply } => {
                 let _ = reply.send(worker.stats());
             }

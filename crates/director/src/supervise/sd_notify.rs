@@ -109,7 +109,13 @@ impl Notifier {
     /// A notifier for `address`; `Err` when no datagram socket can be made.
     pub fn new(address: Option<NotifyAddress>) -> io::Result<Notifier> {
         let target = match address {
-            Some(address) => Some((address, UnixDatagram::unbound()?)),
+            Some(address) => {
+                let socket = UnixDatagram::unbound()?;
+                // Sends run on the daemon's one runtime thread: a full receive queue
+                // (systemd busy or re-executing) must fail the send, not stall VRRP.
+                socket.set_nonblocking(true)?;
+                Some((address, socket))
+            }
             None => None,
         };
         Ok(Notifier { target, failed: AtomicBool::new(false) })
@@ -207,6 +213,25 @@ mod tests {
         let vars: Vec<(String, String)> =
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         NotifyEnv::parse(|k| vars.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone()), pid)
+    }
+
+    #[test]
+    fn a_receiver_that_reads_nothing_never_blocks_the_sender() {
+        // A service manager that does not read: its queue fills, and a blocking send
+        // would stall the daemon's only runtime thread.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let _receiver = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::new(Some(NotifyAddress::Path(path))).unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..10_000 {
+                notifier.watchdog();
+            }
+            let _ = done.send(notifier.failed.load(Ordering::Relaxed));
+        });
+        let failed = finished.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(failed, "10,000 unread datagrams should have filled the queue");
     }
 
     #[test]
