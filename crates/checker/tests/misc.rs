@@ -92,10 +92,19 @@ async fn a_hung_script_is_killed_with_its_background_children() {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while is_running(&pid) {
         if std::time::Instant::now() > deadline {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+            kill9(&pid);
             panic!("background child {pid} survived the timeout");
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGKILL to `pid` by the syscall, not by running kill(1): a fork here, outside
+/// [`EXEC_LOCK`], could inherit another test's script being written (ETXTBSY).
+fn kill9(pid: &str) {
+    if let Ok(pid) = pid.parse::<libc::pid_t>() {
+        // SAFETY: kill(2) with a plain pid and signal number; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }
 
@@ -104,7 +113,7 @@ fn assert_dies(pid: &str, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while is_running(pid) {
         if std::time::Instant::now() > deadline {
-            let _ = std::process::Command::new("kill").args(["-KILL", pid]).status();
+            kill9(pid);
             panic!("{what} {pid} survived");
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -140,7 +149,7 @@ async fn a_pass_just_inside_the_timeout_is_a_pass() {
         run(check(&[&late, child_file.to_str().unwrap()], Duration::from_millis(300))).await;
     assert_eq!(report.outcome, Outcome::Up { weight: None }, "{report:?}");
     let child = std::fs::read_to_string(&child_file).unwrap().trim().to_string();
-    let _ = std::process::Command::new("kill").args(["-KILL", &child]).status();
+    kill9(&child);
 }
 
 /// Alive and not a zombie, per /proc/PID/stat (state is the field after "(comm)").
