@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
-use testkit::directord::{status_at, wait_answering, Directord};
+use testkit::directord::{spawn_in, status_at, wait_answering, Directord};
 use testkit::netns::Netns;
 use testkit::process::{Process, STOP_GRACE};
 
@@ -134,21 +134,7 @@ impl LabDirector {
 }
 
 fn launch(ns: &Netns, dir: &Path) -> Result<Process, String> {
-    let (directord, _) = Directord::binaries()?;
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("directord.log"))
-        .map_err(|e| format!("directord log: {e}"))?;
-    let log2 = log.try_clone().map_err(|e| format!("directord log: {e}"))?;
-    let (d, c, s) = (
-        directord.display().to_string(),
-        dir.join("director.yaml").display().to_string(),
-        dir.join("director.sock").display().to_string(),
-    );
-    let mut command = ns.command(&[&d, "--config", &c, "--socket", &s]);
-    command.stdin(Stdio::null()).stdout(log).stderr(log2);
-    Process::spawn(&mut command, "directord")
+    spawn_in(ns, &dir.join("director.yaml"), &dir.join("director.sock"), &dir.join("directord.log"))
 }
 
 fn ctl_binary() -> PathBuf {

@@ -241,23 +241,29 @@ impl Directord {
 }
 
 fn launch(ns: &Netns, dir: &Path, router: &Router, socket: &Path) -> Result<Process, String> {
-    let (directord, _) = Directord::binaries()?;
     let config = dir.join("director.yaml");
     fs::write(&config, router::yaml(router, &dir.join("notify.sh")))
         .map_err(|e| format!("{}: {e}", config.display()))?;
-    let log = fs::OpenOptions::new()
+    spawn_in(ns, &config, socket, &dir.join("directord.log"))
+}
+
+/// Starts directord in `ns` on `config` and `socket`, appending its stdout and stderr
+/// to `log` (a restart carries on in the same file).
+pub fn spawn_in(ns: &Netns, config: &Path, socket: &Path, log: &Path) -> Result<Process, String> {
+    let (directord, _) = Directord::binaries()?;
+    let out = fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("directord.log"))
-        .map_err(|e| format!("directord log: {e}"))?;
-    let log2 = log.try_clone().map_err(|e| format!("directord log: {e}"))?;
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
     let (d, c, s) = (
         directord.display().to_string(),
         config.display().to_string(),
         socket.display().to_string(),
     );
     let mut command = ns.command(&[&d, "--config", &c, "--socket", &s]);
-    command.stdin(Stdio::null()).stdout(log).stderr(log2);
+    command.stdin(Stdio::null()).stdout(out).stderr(err);
     Process::spawn(&mut command, "directord")
 }
 

@@ -55,7 +55,8 @@ impl ConfigError {
     }
 }
 
-fn lines(errors: &[Located]) -> String {
+/// One error per line (also the import's errors).
+pub(crate) fn lines<E: std::fmt::Display>(errors: &[E]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 

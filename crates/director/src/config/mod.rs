@@ -34,6 +34,7 @@ pub use ::vrrp::driver::{Notify, Unicast};
 pub use ::vrrp::machine::{GarpConfig, InitialState, TrackInterface, TrackScript, VirtualAddress};
 pub use ::vrrp::packet::Version;
 pub use check::{ENV_REAL_SERVER_ADDRESS, ENV_REAL_SERVER_PORT, ENV_VIRTUAL_SERVER};
+pub(crate) use error::lines as one_per_line;
 pub use error::{ConfigError, Located};
 pub use incremental::{ConfigCache, LoadStats};
 pub use virtual_server::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER};

@@ -218,15 +218,17 @@ pub async fn run_with(
     tokio::pin!(shutdown);
     let early = loop {
         main_beat.send_replace(std::time::Instant::now());
-        tokio::select! {
+        // SIGHUP and `directorctl reload` are one reload; only the latter wants the answer.
+        let (trigger, reply) = tokio::select! {
             () = &mut shutdown => break None,
             () = &mut started, if !ready => {
                 ready = true;
                 let summary = supervised::current_summary(&shared).await;
                 tracing::info!(event = "ready", status = %summary, "ready: {summary}");
                 notifier.ready(&summary);
+                continue;
             }
-            _ = beat_tick.tick() => {}
+            _ = beat_tick.tick() => continue,
             ended = vrrp.ended() => break Some(ended_result(ended)),
             ended = services_ended(&mut services) => {
                 // Nothing would follow the checks or VRRP any more: leave, so the
@@ -239,31 +241,29 @@ pub async fn run_with(
                 services = None;
                 break Some(Err(DaemonError::ServicesStopped(why)));
             }
-            Some(()) = reloads.recv() => {
-                if ready {
-                    notifier.reloading();
-                }
-                let outcome = supervised::beating(&main_beat, reload(
-                    &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
-                    &supervision,
-                ))
-                .await;
-                shared.metrics.reloaded(&outcome);
-                supervised::reloaded("SIGHUP", &outcome, &shared, &notifier, ready).await;
-            }
-            Some(reply) = reload_rx.recv() => {
-                if ready {
-                    notifier.reloading();
-                }
-                let outcome = supervised::beating(&main_beat, reload(
-                    &options, &mut cache, &mut current, &mut vrrp, &mut services, &shared,
-                    &supervision,
-                ))
-                .await;
-                shared.metrics.reloaded(&outcome);
-                supervised::reloaded("control", &outcome, &shared, &notifier, ready).await;
-                let _ = reply.send(outcome);
-            }
+            Some(()) = reloads.recv() => ("SIGHUP", None),
+            Some(reply) = reload_rx.recv() => ("control", Some(reply)),
+        };
+        if ready {
+            notifier.reloading();
+        }
+        let outcome = supervised::beating(
+            &main_beat,
+            reload(
+                &options,
+                &mut cache,
+                &mut current,
+                &mut vrrp,
+                &mut services,
+                &shared,
+                &supervision,
+            ),
+        )
+        .await;
+        shared.metrics.reloaded(&outcome);
+        supervised::reloaded(trigger, &outcome, &shared, &notifier, ready).await;
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
         }
     };
     notifier.stopping();

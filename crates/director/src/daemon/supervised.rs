@@ -22,8 +22,9 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// current-thread runtime a timer is only that late when the loop is starved.
 const CHECK_GRACE: Duration = Duration::from_secs(2);
 
-/// How often the checks are scanned for a stalled one (the scan is O(checks)).
-const CHECK_SCAN_EVERY: Duration = Duration::from_millis(250);
+/// How often the checks are scanned for a stalled one: the scan is O(checks) with a
+/// lock each, and the watchdog's window (at least 3 s) needs no finer grain.
+const CHECK_SCAN_EVERY: Duration = crate::supervise::BEAT_EVERY;
 
 /// Resolves once the director does what it was started for, so `READY=1` (and
 /// `systemctl start` returning) means it: the control socket answers (it is served
@@ -168,6 +169,11 @@ impl ServicesBeats {
         self.services.send_replace(std::time::Instant::now());
         let now = tokio::time::Instant::now();
         if self.last_scan.is_some_and(|at| now < at + CHECK_SCAN_EVERY) {
+            // Between scans the checks are as the last scan found them: beat along with
+            // this loop, so that a stuck loop silences both at once.
+            if self.stalled.is_none() {
+                self.checks.send_replace(std::time::Instant::now());
+            }
             return;
         }
         self.last_scan = Some(now);

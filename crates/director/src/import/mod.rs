@@ -21,7 +21,7 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{one_per_line, Config, ConfigError};
 
 /// A converted file: the YAML and what did not come across unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub enum ImportError {
         source: std::io::Error,
     },
     /// Syntax and value errors, in file order, one per line.
-    #[error("{}", lines(.0))]
+    #[error("{}", one_per_line(.0))]
     Invalid(Vec<SourceError>),
     /// The YAML made does not load: a value keepalived takes that this project refuses.
     #[error("the converted configuration does not pass the config check:\n{0}")]
@@ -121,10 +121,6 @@ impl ImportError {
             _ => &[],
         }
     }
-}
-
-fn lines(errors: &[SourceError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// Converts the keepalived configuration at `path` (and what it includes).
