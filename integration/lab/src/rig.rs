@@ -168,13 +168,7 @@ impl Rig {
     /// in its namespace: no exec, so a timed wait can look every few milliseconds.
     /// (`/proc/net` is the process's namespace; `/proc/thread-self/net` the thread's.)
     pub fn kernel_table(&self, lb: usize) -> Table {
-        let text = self.lab.lb[lb]
-            .in_thread(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs"))
-            .join()
-            .unwrap_or_else(|_| panic!("kernel_table thread panicked"));
-        text.map_err(|e| format!("/proc/thread-self/net/ip_vs: {e}"))
-            .and_then(|t| Table::parse_proc(&t))
-            .unwrap_or_else(|e| self.fail(&e))
+        kernel_table(&self.lab.lb[lb]).unwrap_or_else(|e| self.fail(&e))
     }
 
     /// Polls `cond` every [`FAST_POLL`] until it holds; how long that took. Fails the
@@ -368,6 +362,18 @@ pub fn in_netns(ns: &Netns, argv: &[&str]) -> Result<String, String> {
     })
     .join()
     .unwrap_or_else(|_| Err("in_netns thread panicked".into()))
+}
+
+/// The kernel's IPVS table in `ns` from `/proc/net/ip_vs`, read by a thread in the
+/// namespace: no exec. (`/proc/net` is the process's namespace; `/proc/thread-self/net`
+/// the thread's.)
+pub fn kernel_table(ns: &Netns) -> Result<Table, String> {
+    let text = ns
+        .in_thread(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs"))
+        .join()
+        .map_err(|_| "kernel_table thread panicked".to_string())?;
+    text.map_err(|e| format!("/proc/thread-self/net/ip_vs: {e}"))
+        .and_then(|t| Table::parse_proc(&t))
 }
 
 /// Whether `addr` is on `dev` in `ns`: getifaddrs(3) from a thread in the namespace

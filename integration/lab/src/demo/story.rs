@@ -6,7 +6,7 @@ use crate::daemon::LabDirector;
 use crate::demo::plan::Plan;
 use crate::demo::traffic::{tally, Traffic, INTERVAL};
 use crate::ipvsadm::Table;
-use crate::rig::{has_address, in_netns};
+use crate::rig::{has_address, in_netns, kernel_table};
 use crate::status::Status;
 use crate::topology::{Lab, VIP};
 
@@ -303,15 +303,10 @@ impl Demo {
         Some(status.state(&self.plan.instance).to_string())
     }
 
-    /// The kernel's table of director `lb` (/proc, read from a thread in its namespace).
+    /// The kernel's table of director `lb` (empty when it cannot be read: the waits
+    /// then keep waiting, up to their bound).
     fn table(&self, lb: usize) -> Table {
-        self.lab.lb[lb]
-            .in_thread(|| std::fs::read_to_string("/proc/thread-self/net/ip_vs"))
-            .join()
-            .ok()
-            .and_then(|t| t.ok())
-            .and_then(|t| Table::parse_proc(&t).ok())
-            .unwrap_or_default()
+        kernel_table(&self.lab.lb[lb]).unwrap_or_default()
     }
 
     /// Polls `cond` until it holds; how long that took, or an error after `bound`.
