@@ -354,7 +354,10 @@ where
     fn first_delay(&mut self, spec: &CheckSpec) -> Duration {
         let window = spec.timing.warmup.unwrap_or(spec.timing.delay_loop);
         self.spread = (self.spread + GOLDEN).fract();
-        window.mul_f64(self.spread)
+        // Whole milliseconds: tokio's timers round a deadline up to the next one, which
+        // would put a delay just under the window on its end, outside it.
+        let delay = window.mul_f64(self.spread);
+        Duration::from_millis(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
